@@ -1,0 +1,28 @@
+# set-up, data and the main job; every target is safe to re-run.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# the stamp lives inside the venv so deleting .venv also forgets the install
+STAMP := $(VENV)/.stamp-install
+
+# no phoning home from DVC or MLflow, locally or in CI
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := 1
+
+.PHONY: venv data all test
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $@
+
+data: venv
+	$(BIN)/dvc pull
+
+all: venv data
+	$(BIN)/dvc repro
+
+test: venv data
+	$(BIN)/python -m pytest -q
