@@ -1,0 +1,31 @@
+"""The data layer: loaders and generators that all return a validated Dataset.
+
+Convention: examples are COLUMNS. For m examples with n features,
+`X` is (n_features, m) float64 and `Y` is (1, m) int64 class indices into `Dataset.classes`.
+Sets without a test split (the planar ones) have `X_test = Y_test = None`.
+
+- `load_cat(root)`: the course's cat / non-cat images, (12288, 209) train and (12288, 50) test.
+- `load_football(path)`: the regularisation study's data.mat, (2, 211) train and (2, 200) test.
+- `make_flower(...)` and `GENERATORS[name](...)`: the planar flower and the extra 2-D sets.
+- `save_dataset(ds, path)` / `load_dataset(path)`: a Dataset to and from HDF5.
+
+Every failure on input data raises `DataError` naming the file, what was expected and what was
+found. Importing this package pulls in NumPy only; h5py, scipy and sklearn load on first use.
+"""
+
+from scratchnet.data.cat import load_cat
+from scratchnet.data.dataset import Dataset, load_dataset, save_dataset
+from scratchnet.data.errors import DataError
+from scratchnet.data.football import load_football
+from scratchnet.data.planar import GENERATORS, make_flower
+
+__all__ = [
+    "GENERATORS",
+    "DataError",
+    "Dataset",
+    "load_cat",
+    "load_dataset",
+    "load_football",
+    "make_flower",
+    "save_dataset",
+]

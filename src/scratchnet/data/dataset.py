@@ -1,0 +1,153 @@
+"""The Dataset container (examples as columns), validated on construction, and its HDF5 form."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from scratchnet.data.errors import DataError, about, require_file, require_keys
+
+
+@dataclass(frozen=True, eq=False)  # eq on arrays is ambiguous; compare digest() instead
+class Dataset:
+    """A labelled data set: X is (n_features, m) float64, Y is (1, m) int64 class indices.
+
+    `X_test`/`Y_test` are both None when the set has no test split (the planar sets).
+    `classes[k]` names label k. The arrays are made read-only so the digest stays true.
+    """
+
+    name: str
+    X_train: np.ndarray  # (n_features, m_train)
+    Y_train: np.ndarray  # (1, m_train)
+    X_test: np.ndarray | None  # (n_features, m_test)
+    Y_test: np.ndarray | None  # (1, m_test)
+    classes: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "classes", tuple(str(c) for c in self.classes))
+        if not self.classes:
+            self._fail("at least one class name", "none")
+        if (self.X_test is None) != (self.Y_test is None):
+            self._fail("X_test and Y_test both given or both None",
+                       f"X_test {_kind(self.X_test)}, Y_test {_kind(self.Y_test)}")
+        self._check_split("train", self.X_train, self.Y_train)
+        if self.X_test is not None:
+            self._check_split("test", self.X_test, self.Y_test)
+            if self.X_test.shape[0] != self.X_train.shape[0]:
+                self._fail(f"X_test with {self.X_train.shape[0]} features like X_train",
+                           f"{self.X_test.shape[0]}")
+        for array in self._arrays().values():
+            array.flags.writeable = False
+
+    def _fail(self, expected: str, found: str) -> None:
+        raise DataError(f"dataset {self.name!r}: expected {expected}, found {found}")
+
+    def _check_split(self, split: str, X: object, Y: object) -> None:
+        for key, array, dtype in ((f"X_{split}", X, np.float64), (f"Y_{split}", Y, np.int64)):
+            if not isinstance(array, np.ndarray):
+                self._fail(f"{key} as a numpy array", type(array).__name__)
+            if array.ndim != 2:
+                self._fail(f"{key} 2-D with examples as columns", f"shape {array.shape}")
+            if array.dtype != dtype:
+                self._fail(f"{key} of dtype {np.dtype(dtype)}", f"{array.dtype}")
+        if X.shape[1] == 0 or X.shape[0] == 0:
+            self._fail(f"X_{split} non-empty", f"shape {X.shape}")
+        if Y.shape[0] != 1:
+            self._fail(f"Y_{split} of shape (1, m)", f"{Y.shape}")
+        if Y.shape[1] != X.shape[1]:
+            self._fail(f"Y_{split} with one label per X_{split} column ({X.shape[1]})",
+                       f"{Y.shape[1]} labels")
+        if not np.isfinite(X).all():
+            bad = X[~np.isfinite(X)].flat[0]
+            self._fail(f"finite values in X_{split}", f"{bad.item()}")
+        outside = Y[(Y < 0) | (Y >= len(self.classes))]
+        if outside.size:
+            self._fail(f"Y_{split} labels in 0..{len(self.classes) - 1} (one per class)",
+                       f"{outside.flat[0].item()}")
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        arrays = {"X_train": self.X_train, "Y_train": self.Y_train}
+        if self.X_test is not None:
+            arrays |= {"X_test": self.X_test, "Y_test": self.Y_test}
+        return arrays
+
+    @property
+    def n_features(self) -> int:
+        return self.X_train.shape[0]
+
+    @property
+    def m_train(self) -> int:
+        return self.X_train.shape[1]
+
+    def digest(self) -> str:
+        """sha256 hex of every array's name, dtype, shape and C-order bytes (same in any process)."""
+        h = hashlib.sha256()
+        for key, array in self._arrays().items():
+            h.update(f"{key}:{array.dtype.str}:{array.shape};".encode())
+            h.update(np.ascontiguousarray(array).tobytes())
+        return h.hexdigest()
+
+
+def _kind(array: object) -> str:
+    return "None" if array is None else "given"
+
+
+def read_h5(path: Path) -> tuple[dict[str, np.ndarray], dict[str, object]]:
+    """Read every top-level array and attribute of an HDF5 file into memory, then close it."""
+    require_file(path)
+    import h5py  # lazy: keeps `import scratchnet.data` light
+
+    try:
+        with h5py.File(path, "r") as f:
+            arrays = {k: v[()] for k, v in f.items() if isinstance(v, h5py.Dataset)}
+            attrs = dict(f.attrs)
+    except (OSError, ValueError) as error:  # h5py reports truncation and bad signatures as OSError
+        raise DataError(f"expected a readable HDF5 file, found an unreadable one ({error})",
+                        path) from None
+    return arrays, attrs
+
+
+def save_dataset(ds: Dataset, path: Path) -> None:
+    """Write `ds` to HDF5 at `path` atomically: a temp file beside it, then os.replace."""
+    import h5py
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        with h5py.File(tmp, "w") as f:
+            for key, array in ds._arrays().items():
+                f.create_dataset(key, data=array)
+            f.attrs["name"] = ds.name
+            f.attrs["classes"] = list(ds.classes)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_dataset(path: Path) -> Dataset:
+    """Read a Dataset written by save_dataset, validating it like the raw loaders."""
+    path = Path(path)
+    arrays, attrs = read_h5(path)
+    require_keys(path, arrays, ("X_train", "Y_train"))
+    require_keys(path, attrs, ("name", "classes"))
+    with about(path):
+        return Dataset(
+            name=_text(attrs["name"]),
+            X_train=arrays["X_train"],
+            Y_train=arrays["Y_train"],
+            X_test=arrays.get("X_test"),
+            Y_test=arrays.get("Y_test"),
+            classes=tuple(_text(c) for c in np.atleast_1d(attrs["classes"])),
+        )
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
