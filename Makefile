@@ -8,6 +8,8 @@ STAMP := $(VENV)/.stamp-install
 # no phoning home from DVC or MLflow, locally or in CI
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
+# dvc stages call plain `python`: make it the venv's
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: venv data all test
 

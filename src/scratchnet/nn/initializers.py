@@ -6,7 +6,7 @@ course's `np.random.randn` calls and give the course's weights exactly.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -34,7 +34,7 @@ class Network:
         rng: np.random.RandomState | int = 1,
         dtype: str = "float64",
         keep_prob: float | Sequence[float] = 1.0,
-    ) -> "Network":
+    ) -> Network:
         """Draw each layer's W in order from rng (the course's order), biases zero."""
         layer_dims = [int(n) for n in layer_dims]
         if len(layer_dims) < 2 or min(layer_dims) < 1:
@@ -148,7 +148,7 @@ class Network:
         return state
 
     @classmethod
-    def from_state(cls, state: dict) -> "Network":
+    def from_state(cls, state: dict) -> Network:
         """Rebuild a network from `state()`; raises ValueError if the arrays do not match the architecture."""
         dims = [int(n) for n in state["layer_dims"]]
         hidden, output = str(state["hidden_activation"]), str(state["output_activation"])
