@@ -1,0 +1,43 @@
+"""An MLflow pyfunc wrapper around a scratchnet model file, so `mlflow models serve` can score it.
+
+Logged as "models from code": MLflow copies this file into the model folder and runs it on load
+(the `set_model` call at the bottom), so no pickle is involved; scratchnet (for load_model) and numpy
+must be importable where the model is served. Imported only by scratchnet.tracking and by MLflow.
+Input: rows are examples, (m, n_x) floats (MLflow's convention, the transpose of ours).
+Output: (m, n_out) probabilities: P(y=1|x) as one column for a sigmoid output, one column per
+class for softmax.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from mlflow.models import set_model
+from mlflow.pyfunc import PythonModel
+
+# MLflow asks for type hints on predict to validate inputs; the tensor signature does that already
+warnings.filterwarnings("ignore", message="Add type hints to the `predict` method", category=UserWarning)
+
+ARTIFACT_KEY = "model_npz"  # the key of the .npz file in the pyfunc model's artifacts
+
+
+class ScratchnetModel(PythonModel):
+    """Loads the .npz with scratchnet.io.load_model and predicts probabilities."""
+
+    def load_context(self, context) -> None:
+        from scratchnet.io import load_model
+
+        self.network_ = load_model(context.artifacts[ARTIFACT_KEY])
+
+    def predict(self, context, model_input, params=None) -> np.ndarray:
+        X = np.asarray(model_input, dtype=np.float64)  # (m, n_x); a DataFrame works too
+        if X.ndim == 1:
+            X = X[None, :]  # one example
+        n_x = self.network_.layer_dims[0]
+        if X.ndim != 2 or X.shape[1] != n_x:
+            raise ValueError(f"expected input of shape (m, {n_x}) (one example per row), found {X.shape}")
+        return self.network_.predict_proba(X.T).T  # (n_out, m) -> (m, n_out)
+
+
+set_model(ScratchnetModel())
