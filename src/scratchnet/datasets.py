@@ -1,0 +1,37 @@
+"""The data a config names: `load_data(cfg.data, root)` dispatches to the loaders by `data.kind`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scratchnet.data import DataError, Dataset, load_cat, load_dataset, load_football
+
+PLANAR_HINT = "run `dvc repro planar` to generate the 2-D sets into data/planar/"
+
+
+def data_path(data_cfg, root: str | Path) -> Path:
+    """data.path, with a relative path taken from the repo root (never from the current directory)."""
+    path = Path(str(data_cfg.path)).expanduser()
+    return path if path.is_absolute() else Path(root) / path
+
+
+def load_data(data_cfg, root: str | Path) -> Dataset:
+    """The Dataset for a `data` config: cat (folder), football (data.mat) or a generated .h5.
+
+    A generated set is read from the file `dvc repro planar` wrote; a missing file raises DataError
+    saying so. The file must hold the set the config names.
+    """
+    path = data_path(data_cfg, root)
+    if data_cfg.kind == "cat":
+        return load_cat(path)
+    if data_cfg.kind == "football":
+        return load_football(path)
+    if data_cfg.kind == "generated":
+        if not path.is_file():
+            found = "a directory" if path.is_dir() else "nothing"
+            raise DataError(f"expected the generated {data_cfg.name} set, found {found}; {PLANAR_HINT}", path)
+        ds = load_dataset(path)
+        if ds.name != data_cfg.name:
+            raise DataError(f"expected the {data_cfg.name} set, found the {ds.name} set; {PLANAR_HINT}", path)
+        return ds
+    raise DataError(f"data.kind: expected cat, football or generated, found {data_cfg.kind!r}")

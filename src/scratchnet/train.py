@@ -1,0 +1,204 @@
+"""Train one configured run: `python -m scratchnet.train experiment=deep_cat [key=value ...]`.
+
+`train(cfg)` is pure: a composed config in, the results out, with the run's outputs written to
+cfg.output_dir as one set (a staging folder swapped in only after everything succeeded) and the
+run recorded by scratchnet.tracking. `main()` is the thin Hydra entry point around it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import hydra
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from scratchnet import tracking
+from scratchnet.config import CONF_DIR, ConfigError, model_family, validate
+from scratchnet.data import DataError, Dataset
+from scratchnet.datasets import data_path, load_data
+from scratchnet.io import ModelFileError, save_model, write_json, write_text
+from scratchnet.nn import DivergenceError, FitResult, Network, fit, make_optimizer
+from scratchnet.progress import Progress
+
+log = logging.getLogger("scratchnet.train")  # not __name__: that is "__main__" under -m
+
+# bad input, a diverging run or an unreachable tracking store: one line on stderr, exit 2
+EXPECTED_ERRORS = (ConfigError, DataError, ModelFileError, DivergenceError, tracking.TrackingError)
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+
+
+def build_network(cfg: DictConfig, ds: Dataset, rng: np.random.RandomState) -> Network:
+    """layer_dims = [n_x, *model.hidden, n_out]: n_x from the data, n_out 1 (sigmoid) or n_classes (softmax)."""
+    model = cfg.model
+    n_classes = len(ds.classes)
+    if model.output_activation == "sigmoid" and n_classes > 2:
+        raise ConfigError("model.output_activation", "sigmoid",
+                          f"softmax for the {ds.name} set's {n_classes} classes (a sigmoid output has 2)")
+    n_out = 1 if model.output_activation == "sigmoid" else n_classes
+    layer_dims = [ds.n_features, *model.hidden, n_out]
+    return Network.initialise(layer_dims, model.hidden_activation, model.output_activation, model.initializer,
+                              rng=rng, dtype=cfg.dtype, keep_prob=model.keep_prob)
+
+
+def run_name(name: str, overrides: list[str]) -> str:
+    """The experiment name plus the overrides that change it: 'deep_cat optimizer.lr=0.01'."""
+    extra = [o for o in overrides if not o.startswith(("experiment=", "+experiment="))]
+    return " ".join([name, *extra])
+
+
+def hydra_overrides() -> list[str]:
+    """The command line's overrides when running under Hydra's main, else []."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return []
+    return list(HydraConfig.get().overrides.task)
+
+
+def evaluate(network: Network, ds: Dataset, lambd: float) -> dict:
+    """Accuracies (fractions) and the trained model's cost on the training set."""
+    network.forward(ds.X_train)
+    cost = float(network.cost(network.targets(ds.Y_train), lambd))  # after the last update
+    test = None if ds.X_test is None else network.accuracy(ds.X_test, ds.Y_test)
+    return {"train": {"accuracy": network.accuracy(ds.X_train, ds.Y_train), "cost": cost},
+            "test": {"accuracy": test}}
+
+
+def write_outputs(folder: Path, cfg: DictConfig, network: Network, ds: Dataset, result: FitResult,
+                  metrics: dict) -> None:
+    """metrics.json, cost.csv, model.npz, config.yaml and plots/ into `folder`, each file atomically."""
+    from scratchnet import plots  # matplotlib only once there is something to draw
+
+    write_json(folder / "metrics.json", metrics)
+    write_text(folder / "cost.csv", "iteration,cost\n" + "".join(f"{i},{c!r}\n" for i, c in result.costs))
+    save_model(network, folder / "model.npz")
+    write_text(folder / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    title = f"{cfg.name}: lr={cfg.optimizer.lr:g}, layers {network.layer_dims}"
+    plots.cost_curve(result.costs, folder / "plots" / "cost.png", title)
+    if ds.n_features == 2:
+        accuracy = metrics["train"]["accuracy"]
+        plots.decision_boundary(network, ds.X_train, ds.Y_train, folder / "plots" / "decision_boundary.png",
+                                f"{cfg.name}: train accuracy {100 * accuracy:.2f}%")
+
+
+@contextlib.contextmanager
+def staged(output_dir: Path):
+    """Yield an empty staging folder beside output_dir; on success it replaces output_dir whole.
+
+    On any error (or Ctrl-C) the staging folder is removed and output_dir keeps its previous
+    content. The swap is two renames (old out of the way, new in), so only a crash between them
+    can leave output_dir missing, with the previous set still at .<name>.old-*.
+    """
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".tmp", dir=output_dir.parent))
+    staging.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700; the outputs are an ordinary folder
+    try:
+        yield staging
+        old = None
+        if output_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.old-", dir=output_dir.parent))
+            os.replace(output_dir, old)  # old is an empty folder, so the rename may replace it
+        try:
+            os.replace(staging, output_dir)
+        except BaseException:
+            if old is not None:
+                os.replace(old, output_dir)
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
+    """Validate, load the data, train, evaluate, write the outputs and record the run; return the metrics.
+
+    `overrides` (default: Hydra's command-line overrides) name the MLflow run and its
+    hydra_overrides tag. Returns metrics.json's content plus output_dir and run (the run.json ids).
+    """
+    validate(cfg)  # before any data is read
+    overrides = hydra_overrides() if overrides is None else list(overrides)
+    root = Path(cfg.paths.root)
+    output_dir = Path(cfg.output_dir)
+    output_dir = output_dir if output_dir.is_absolute() else root / output_dir
+    config = OmegaConf.to_container(cfg, resolve=True)
+
+    ds = load_data(cfg.data, root)
+    rng = np.random.RandomState(cfg.seed)  # the run's one generator: weights, then dropout / batches
+    network = build_network(cfg, ds, rng)
+    optimizer = make_optimizer(cfg.optimizer.name, **{k: v for k, v in cfg.optimizer.items() if k != "name"})
+    tags = {"model_family": model_family(cfg.model.hidden), "experiment": cfg.name,
+            "hydra_overrides": " ".join(overrides), "dataset": ds.name}
+    log.info("%s: %s, layers %s, %d iterations, output %s", cfg.name, ds.name, network.layer_dims,
+             cfg.train.iterations, output_dir)
+
+    with tracking.open_run(cfg.tracking, experiment=ds.name, run_name=run_name(cfg.name, overrides),
+                           params=config, tags=tags, root=root) as run:
+        run.log_dataset(ds, context="training", source=data_path(cfg.data, root))
+        with Progress(cfg.train.iterations, label=cfg.name) as progress:
+            result = fit(network, ds.X_train, ds.Y_train, optimizer=optimizer, iterations=cfg.train.iterations,
+                         record_every=cfg.train.record_every, batch_size=cfg.train.batch_size,
+                         lambd=cfg.train.lambd, rng=rng, path=cfg.train.path, on_record=progress)
+        metrics = evaluate(network, ds, cfg.train.lambd)
+        metrics |= {"fit_seconds": result.seconds, "iterations": result.iterations, "path": result.path,
+                    "n_parameters": network.n_parameters}
+        run_ids = {"run_id": run.run_id, "experiment_id": run.experiment_id, "tracking_uri": run.tracking_uri}
+        with staged(output_dir) as staging:
+            write_outputs(staging, cfg, network, ds, result, metrics)
+            write_json(staging / "run.json", run_ids)
+            start = time.perf_counter()
+            run.log_costs(result.costs)
+            # the trained model's cost closes the train/cost history at step = iterations
+            run.log_metrics({"train/cost": metrics["train"]["cost"]}, step=result.iterations)
+            run.log_metrics({"train/accuracy": metrics["train"]["accuracy"],
+                             "test/accuracy": metrics["test"]["accuracy"], "fit_seconds": result.seconds},
+                            step=result.iterations)
+            run.log_artifacts(staging)
+            run.log_model(staging / "model.npz")
+            log.debug("tracking: logged the results in %.2f s", time.perf_counter() - start)
+    log.info("%s: train accuracy %.4f, test accuracy %s, cost %.6f, %.1f s -> %s", cfg.name,
+             metrics["train"]["accuracy"], metrics["test"]["accuracy"], metrics["train"]["cost"],
+             result.seconds, output_dir)
+    return metrics | {"output_dir": str(output_dir), "run": run_ids}
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+def _main(cfg: DictConfig) -> None:
+    try:
+        metrics = train(cfg)
+    except EXPECTED_ERRORS as error:
+        log.debug("failed: %s", error)  # the log file keeps it; the console gets the one line below
+        print(f"scratchnet-train: error: {error}", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+    except KeyboardInterrupt:
+        print("scratchnet-train: interrupted; previous outputs kept", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    test = metrics["test"]["accuracy"]
+    print(f"{cfg.name}: train accuracy {metrics['train']['accuracy']:.4f}, "
+          f"test accuracy {'n/a' if test is None else f'{test:.4f}'}, "
+          f"{metrics['fit_seconds']:.1f} s -> {metrics['output_dir']}")
+
+
+def main() -> None:
+    """Console script `scratchnet-train` (Hydra parses sys.argv)."""
+    _main()
+
+
+if __name__ == "__main__":
+    main()
