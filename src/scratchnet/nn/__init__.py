@@ -8,17 +8,30 @@ Nothing in this package reads files, logs to a tracker or knows about Hydra.
 from scratchnet.nn.activations import ACTIVATIONS
 from scratchnet.nn.initializers import INITIALIZERS
 from scratchnet.nn.network import Network
-from scratchnet.nn.optimizers import OPTIMIZERS, GradientDescent, make_optimizer
-from scratchnet.nn.training import DivergenceError, FitResult, fit
+from scratchnet.nn.optimizers import (
+    OPTIMIZERS,
+    SCHEDULES,
+    Adam,
+    GradientDescent,
+    Momentum,
+    make_optimizer,
+    make_schedule,
+)
+from scratchnet.nn.training import CourseCompat, DivergenceError, FitResult, fit
 
 __all__ = [
     "ACTIVATIONS",
     "INITIALIZERS",
     "OPTIMIZERS",
+    "SCHEDULES",
+    "Adam",
+    "CourseCompat",
     "DivergenceError",
     "FitResult",
     "GradientDescent",
+    "Momentum",
     "Network",
     "fit",
     "make_optimizer",
+    "make_schedule",
 ]

@@ -1,6 +1,27 @@
-"""Optimizers: each updates every layer's parameters from its gradients, state aligned with the layers."""
+"""Optimizers and learning-rate schedules; optimizer state is a list aligned with the layers.
+
+Each optimizer's `step(layers)` updates every layer's parameters in place from its gradients. State
+(velocity, moments) is one dict per layer keyed by the layer's local parameter names ("W", "b", or
+"C", "alpha", "b" for the row-space first layer), created zero on the first step.
+"""
 
 from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def _positive(name: str, value: float) -> float:
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0; got {value}")
+    return float(value)
+
+
+def _fraction(name: str, value: float) -> float:
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be in [0, 1); got {value}")
+    return float(value)
 
 
 class GradientDescent:
@@ -9,9 +30,7 @@ class GradientDescent:
     linear = True  # the update is linear in the gradient, so the row-space first layer is exact
 
     def __init__(self, lr: float):
-        if not lr > 0:
-            raise ValueError(f"lr must be > 0; got {lr}")
-        self.lr = lr
+        self.lr = _positive("lr", lr)
 
     def step(self, layers) -> None:
         for layer in layers:
@@ -19,8 +38,74 @@ class GradientDescent:
             for key, p in layer.parameters.items():
                 p -= self.lr * grads[key]
 
+    def reset(self) -> None:
+        """Forget any state (gd has none)."""
 
-OPTIMIZERS = {"gd": GradientDescent}
+
+class Momentum(GradientDescent):
+    """v <- beta v + (1 - beta) dtheta;  theta <- theta - lr v  (v starts at zero, as the course)."""
+
+    linear = True  # v is a fixed linear combination of past gradients
+
+    def __init__(self, lr: float, beta: float = 0.9):
+        super().__init__(lr)
+        self.beta = _fraction("beta", beta)
+        self.velocity: list[dict[str, np.ndarray]] | None = None
+
+    def step(self, layers) -> None:
+        if self.velocity is None:
+            self.velocity = [{k: np.zeros_like(p) for k, p in layer.parameters.items()}
+                             for layer in layers]
+        for layer, v in zip(layers, self.velocity, strict=True):
+            grads = layer.gradients
+            for key, p in layer.parameters.items():
+                v[key] *= self.beta
+                v[key] += (1 - self.beta) * grads[key]
+                p -= self.lr * v[key]
+
+    def reset(self) -> None:
+        self.velocity = None
+
+
+class Adam(GradientDescent):
+    """Adam with bias correction, t counted per update (per mini-batch), as the course does:
+
+    v <- b1 v + (1 - b1) g;  s <- b2 s + (1 - b2) g^2;  v^ = v / (1 - b1^t);  s^ = s / (1 - b2^t)
+    theta <- theta - lr v^ / (sqrt(s^) + eps)
+    """
+
+    linear = False  # g^2 and the division make the update non-linear: no row-space shortcut
+
+    def __init__(self, lr: float, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8):
+        super().__init__(lr)
+        self.beta1 = _fraction("beta1", beta1)
+        self.beta2 = _fraction("beta2", beta2)
+        self.epsilon = _positive("epsilon", epsilon)
+        self.t = 0
+        self.v: list[dict[str, np.ndarray]] | None = None
+        self.s: list[dict[str, np.ndarray]] | None = None
+
+    def step(self, layers) -> None:
+        if self.v is None:
+            self.v = [{k: np.zeros_like(p) for k, p in layer.parameters.items()} for layer in layers]
+            self.s = [{k: np.zeros_like(p) for k, p in layer.parameters.items()} for layer in layers]
+        self.t += 1
+        b1, b2 = self.beta1, self.beta2
+        c1, c2 = 1 - b1 ** self.t, 1 - b2 ** self.t
+        for layer, v, s in zip(layers, self.v, self.s, strict=True):
+            grads = layer.gradients
+            for key, p in layer.parameters.items():
+                g = grads[key]
+                v[key] = b1 * v[key] + (1 - b1) * g
+                s[key] = b2 * s[key] + (1 - b2) * (g ** 2)
+                # written as the course writes it, so the course's numbers come out bit for bit
+                p -= self.lr * ((v[key] / c1) / (np.sqrt(s[key] / c2) + self.epsilon))
+
+    def reset(self) -> None:
+        self.t, self.v, self.s = 0, None, None
+
+
+OPTIMIZERS = {"gd": GradientDescent, "momentum": Momentum, "adam": Adam}
 
 
 def make_optimizer(name: str, **kwargs) -> GradientDescent:
@@ -28,3 +113,46 @@ def make_optimizer(name: str, **kwargs) -> GradientDescent:
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {tuple(OPTIMIZERS)}; got {name!r}")
     return OPTIMIZERS[name](**kwargs)
+
+
+# learning-rate schedules: lr of epoch `epoch` (0-based) from the initial lr0
+
+
+class ConstantLR:
+    """lr = lr0."""
+
+    def __call__(self, lr0: float, epoch: int) -> float:
+        return lr0
+
+
+class InverseTimeDecay:
+    """lr = lr0 / (1 + decay_rate * epoch) (the course's update_lr)."""
+
+    def __init__(self, decay_rate: float):
+        self.decay_rate = _positive("decay_rate", decay_rate)
+
+    def __call__(self, lr0: float, epoch: int) -> float:
+        return lr0 / (1 + self.decay_rate * epoch)
+
+
+class StepDecay:
+    """lr = lr0 / (1 + decay_rate * floor(epoch / interval)) (the course's schedule_lr_decay)."""
+
+    def __init__(self, decay_rate: float, interval: int = 1000):
+        self.decay_rate = _positive("decay_rate", decay_rate)
+        if int(interval) != interval or interval < 1:
+            raise ValueError(f"interval must be an integer >= 1; got {interval}")
+        self.interval = int(interval)
+
+    def __call__(self, lr0: float, epoch: int) -> float:
+        return lr0 / (1 + self.decay_rate * math.floor(epoch / self.interval))
+
+
+SCHEDULES = {"constant": ConstantLR, "inverse_time": InverseTimeDecay, "step": StepDecay}
+
+
+def make_schedule(name: str, **kwargs):
+    """A learning-rate schedule by its config name ("constant", "inverse_time", "step")."""
+    if name not in SCHEDULES:
+        raise ValueError(f"lr schedule must be one of {tuple(SCHEDULES)}; got {name!r}")
+    return SCHEDULES[name](**kwargs)

@@ -1,4 +1,4 @@
-"""The training loop: (mini-)batch gradient steps, the cost history, divergence detection."""
+"""The training loop: (mini-)batch steps, dropout masks, lr schedules, the cost history, divergence detection."""
 
 from __future__ import annotations
 
@@ -26,12 +26,43 @@ class DivergenceError(ArithmeticError):
                          f"({last}); lower optimizer.lr")
 
 
+@dataclass(frozen=True)
+class CourseCompat:
+    """The course's habit of re-seeding the global generator inside its training loops.
+
+    - optimisation notebook, model(): `seed = 10`, then before each epoch `seed = seed + 1` and
+      random_mini_batches calls `np.random.seed(seed)`: epoch i is shuffled by
+      RandomState(shuffle_seed + 1 + i).permutation(m).
+    - regularisation notebook, forward_propagation_with_dropout calls `np.random.seed(1)` at every
+      call: every iteration draws the *same* dropout masks, RandomState(dropout_seed).
+    - learning-rate decay: the course updates lr after epoch i with decay(lr0, i), so epoch i >= 1
+      trains with schedule(lr0, i - 1) (epochs 0 and 1 both use lr0).
+    Statistically this is not dropout (a fixed sub-network) and not independent shuffles; it exists
+    only to reproduce the course's published numbers. The default (no CourseCompat) draws
+    everything from the one run generator.
+    """
+
+    shuffle_seed: int = 10
+    dropout_seed: int = 1
+
+    def shuffle_rng(self, epoch: int) -> np.random.RandomState:
+        return np.random.RandomState(self.shuffle_seed + 1 + epoch)
+
+    def dropout_rng(self) -> np.random.RandomState:
+        return np.random.RandomState(self.dropout_seed)
+
+    @staticmethod
+    def schedule_epoch(epoch: int) -> int:
+        return max(epoch - 1, 0)
+
+
 @dataclass
 class FitResult:
     costs: list[tuple[int, float]] = field(default_factory=list)  # (iteration, cost), recorded
     iterations: int = 0
     path: str = "plain"  # which first-layer formulation ran
     seconds: float = 0.0
+    learning_rates: list[tuple[int, float]] = field(default_factory=list)  # (epoch, lr) where it changed
 
 
 def choose_path(network: Network, X: np.ndarray, optimizer, batch_size: int | None, path: str) -> str:
@@ -48,6 +79,13 @@ def choose_path(network: Network, X: np.ndarray, optimizer, batch_size: int | No
     return "row_space" if ok else "plain"
 
 
+def _mask_rng(dropout: bool, rng, compat: CourseCompat | None):
+    """The generator for one forward pass's dropout masks: the run's, or the course's fresh re-seed."""
+    if not dropout:
+        return None
+    return compat.dropout_rng() if compat else rng
+
+
 def fit(
     network: Network,
     X: np.ndarray,
@@ -61,24 +99,37 @@ def fit(
     rng: np.random.RandomState | None = None,
     path: str = "auto",
     on_record: Callable[[int, float], None] | None = None,
+    schedule: Callable[[float, int], float] | None = None,
+    course_compat: bool | CourseCompat = False,
 ) -> FitResult:
     """Train in place for `iterations` steps (epochs when batch_size is set) and return the history.
 
-    The cost of iteration i is measured before its update, as the course does; it is recorded at
-    every multiple of record_every and at the last iteration, and checked for NaN/inf at every one.
+    Mini-batches: each epoch shuffles the columns with one rng.permutation(m) and steps through
+    batches of batch_size (the last one smaller); batch_size >= m is the full batch, unshuffled
+    (the order of a single batch changes nothing but rounding). The recorded cost of an epoch is the
+    example-weighted mean of its batch costs, each measured before that batch's update; for the full
+    batch that is the cost before the iteration's update, as the course does. With L2 each batch's
+    cost and gradient use lambd/m over the whole training set, so a batch estimates the full cost.
+    Dropout masks are drawn from rng at every forward pass. `schedule(lr0, epoch)` sets optimizer.lr
+    at the start of each epoch. `course_compat` (True or a CourseCompat) re-seeds as the course does.
+    The cost is checked for NaN/inf at every iteration.
     """
     if iterations < 1:
         raise ValueError(f"iterations must be >= 1; got {iterations}")
     if record_every < 1:
         raise ValueError(f"record_every must be >= 1; got {record_every}")
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1 or None (full batch); got {batch_size}")
+    compat = CourseCompat() if course_compat is True else (course_compat or None)
     m = X.shape[1]
     X = X.astype(network.dtype, copy=False)
     T = network.targets(Y)
     chosen = choose_path(network, X, optimizer, batch_size, path)
     dropout = any(layer.keep_prob < 1.0 for layer in network.layers)
-    if (dropout or batch_size) and rng is None:
+    mini = batch_size is not None and batch_size < m
+    if (dropout or mini) and rng is None and compat is None:
         raise ValueError("dropout and mini-batches need the run's rng")
-    drop_rng = rng if dropout else None
+    lr0 = optimizer.lr
 
     first = network.layers[0]
     if chosen == "row_space":
@@ -88,20 +139,26 @@ def fit(
     start = time.perf_counter()
     try:
         for i in range(iterations):
-            if batch_size is None or batch_size >= m:
-                network.forward(X, rng=drop_rng)
+            if schedule is not None:
+                lr = schedule(lr0, compat.schedule_epoch(i) if compat else i)
+                if lr != optimizer.lr or i == 0:
+                    result.learning_rates.append((i, lr))
+                optimizer.lr = lr
+            if not mini:
+                network.forward(X, rng=_mask_rng(dropout, rng, compat))
                 cost = network.cost(T, lambd)
                 network.backward(T, lambd)
                 optimizer.step(network.layers)
             else:
                 cost = 0.0
-                order = rng.permutation(m)
+                order = (compat.shuffle_rng(i) if compat else rng).permutation(m)
                 for k in range(0, m, batch_size):
                     cols = order[k:k + batch_size]
                     Tb = T[:, cols]
-                    network.forward(X[:, cols], cols=cols, rng=drop_rng)
-                    cost += network.cost(Tb, lambd) * len(cols)
-                    network.backward(Tb, lambd)
+                    network.forward(X[:, cols], cols=cols, rng=_mask_rng(dropout, rng, compat))
+                    cost += network.cost(Tb, lambd, m=m) * len(cols)
+                    # lambd * m_b / m over the batch's m_b examples is lambd / m: the full set's L2
+                    network.backward(Tb, lambd * len(cols) / m)
                     optimizer.step(network.layers)
                 cost /= m
             if not math.isfinite(cost):
