@@ -157,3 +157,30 @@ def test_stage_end_to_end_on_real_test_set(tmp_path, data_root, capsys):
     rows = (tmp_path / "out" / "measures.csv").read_text().splitlines()
     assert len(rows) == 51 and rows[0].startswith("index,label,prediction,p_cat,correct,brightness")
     assert "figures not logged" in capsys.readouterr().err  # run.json names no MLflow run
+
+
+def test_figures_land_in_the_models_mlflow_run(tmp_path, data_root, monkeypatch):
+    """run.json names a real run in a tmp SQLite store: the stage adds errors/* and the scores to it."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    from mlflow import MlflowClient
+
+    from scratchnet import tracking
+
+    store = {"kind": "local", "db": str(tmp_path / "mlflow.db"), "artifacts": str(tmp_path / "mlartifacts")}
+    with tracking.open_run(store, experiment="cat", run_name="rule_cat", params={}, tags={},
+                           root=tmp_path) as run:
+        pass  # the training run, already FINISHED when the analysis comes
+    exp = tmp_path / "experiments"
+    save_model(brightness_model(0.45), exp / "rule_cat" / "model.npz")
+    write_metrics(exp, "rule_cat", 0.5, 0.5)
+    write_json(exp / "rule_cat" / "run.json", {"run_id": run.run_id, "experiment_id": run.experiment_id,
+                                               "tracking_uri": run.tracking_uri})
+    metrics = errors.run(exp, data_root / "cat", tmp_path / "out")
+    client = MlflowClient(tracking_uri=run.tracking_uri)
+    logged = sorted(a.path for a in client.list_artifacts(run.run_id, "errors"))
+    assert logged == ["errors/confusion.png", "errors/errors.html", "errors/errors.md",
+                      "errors/gallery.png", "errors/measure_bins.csv", "errors/measures.png"]
+    got = client.get_run(run.run_id)
+    assert got.data.metrics["errors/f1"] == pytest.approx(metrics["f1"])
+    assert got.data.metrics["errors/precision"] == pytest.approx(metrics["precision"])
+    assert got.info.status == "FINISHED"  # left as training ended it

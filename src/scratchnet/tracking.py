@@ -408,6 +408,15 @@ class RunLog:
             self._client.set_terminated(self.run_id, status)
 
 
+def existing_run(tracking_uri: str, run_id: str) -> RunLog:
+    """A RunLog for a run that already exists (e.g. to attach an analysis after training); its
+    status is left as it is. Raises TrackingError when the store or the run cannot be reached."""
+    client = _connect(tracking_uri)
+    with _translated(f"looking up run {run_id}", tracking_uri):
+        info = client.get_run(run_id).info
+    return RunLog(client, run_id, info.experiment_id, tracking_uri)
+
+
 def _save_pyfunc(npz: Path, path: Path) -> None:
     """Write the pyfunc model folder for `npz` (signature from its input and output sizes)."""
     import mlflow

@@ -420,8 +420,10 @@ def log_to_model_run(run_json: Path, files: list[Path], metrics: dict[str, float
         return False
     from scratchnet import tracking
 
-    tracking.log_to_existing_run(info["tracking_uri"], info["run_id"], files=files,
-                                 artifact_path="errors", metrics=metrics)
+    run = tracking.existing_run(info["tracking_uri"], info["run_id"])
+    for path in files:
+        run.log_artifact(path, "errors")
+    run.log_metrics(metrics)
     return True
 
 
@@ -433,10 +435,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-mlflow", action="store_true", help="do not log to the model's MLflow run")
     args = parser.parse_args(argv)
     from scratchnet.data import DataError
+    from scratchnet.tracking import TrackingError  # mlflow itself loads only when logging
 
     try:
         metrics = run(args.experiments, args.data, args.out, log_mlflow=not args.no_mlflow)
-    except (ErrorsStageError, ModelFileError, DataError) as e:
+    except (ErrorsStageError, ModelFileError, DataError, TrackingError) as e:
         print(f"errors: error: {e}", file=sys.stderr)
         return 1
     print(f"errors: {metrics['model']}: {metrics['n_misclassified']}/{metrics['n_test']} misclassified, "
