@@ -27,7 +27,6 @@ from scratchnet.datasets import data_path, load_data
 from scratchnet.io import ModelFileError, save_model, write_json, write_text
 from scratchnet.nn import DivergenceError, FitResult, Network, fit, make_optimizer
 from scratchnet.progress import Progress
-from scratchnet.sweep import in_multirun, job_run_context
 
 log = logging.getLogger("scratchnet.train")  # not __name__: that is "__main__" under -m
 
@@ -52,7 +51,7 @@ def build_network(cfg: DictConfig, ds: Dataset, rng: np.random.RandomState) -> N
 
 def run_name(name: str, overrides: list[str]) -> str:
     """The experiment name plus the overrides that change it: 'deep_cat optimizer.lr=0.01'."""
-    extra = [o for o in overrides if not o.startswith(("experiment=", "+experiment=", "output_dir="))]
+    extra = [o for o in overrides if not o.startswith(("experiment=", "+experiment="))]
     return " ".join([name, *extra])
 
 
@@ -152,10 +151,8 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
     log.info("%s: %s, layers %s, %d iterations, output %s", cfg.name, ds.name, network.layer_dims,
              cfg.train.iterations, output_dir)
 
-    parent_run_id, sweep_tags = job_run_context()  # a multirun job: child of the sweep's run
     with tracking.open_run(cfg.tracking, experiment=ds.name, run_name=run_name(cfg.name, overrides),
-                           params=config, tags=tags | sweep_tags,
-                           parent_run_id=parent_run_id) as run:  # provenance: this code's checkout
+                           params=config, tags=tags, root=root) as run:
         run.log_dataset(ds, context="training", source=data_path(cfg.data, root))
         with Progress(cfg.train.iterations, label=cfg.name) as progress:
             result = fit(network, ds.X_train, ds.Y_train, optimizer=optimizer, iterations=cfg.train.iterations,
@@ -189,8 +186,6 @@ def _main(cfg: DictConfig) -> None:
     try:
         metrics = train(cfg)
     except EXPECTED_ERRORS as error:
-        if in_multirun():
-            raise  # Hydra records the failed job; the sweep runs the others and lists it as failed
         log.debug("failed: %s", error)  # the log file keeps it; the console gets the one line below
         print(f"scratchnet-train: error: {error}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
