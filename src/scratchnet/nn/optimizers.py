@@ -126,13 +126,13 @@ class ConstantLR:
 
 
 class InverseTimeDecay:
-    """lr = lr0 / (1 + decay_rate * epoch) (the course's update_lr)."""
+    """lr = lr0 / (1 + decay_rate * epoch) (the course's update_lr, written its way for its exact values)."""
 
     def __init__(self, decay_rate: float):
         self.decay_rate = _positive("decay_rate", decay_rate)
 
     def __call__(self, lr0: float, epoch: int) -> float:
-        return lr0 / (1 + self.decay_rate * epoch)
+        return 1 / (1 + self.decay_rate * epoch) * lr0
 
 
 class StepDecay:
@@ -145,7 +145,7 @@ class StepDecay:
         self.interval = int(interval)
 
     def __call__(self, lr0: float, epoch: int) -> float:
-        return lr0 / (1 + self.decay_rate * math.floor(epoch / self.interval))
+        return 1 / (1 + self.decay_rate * math.floor(epoch / self.interval)) * lr0
 
 
 SCHEDULES = {"constant": ConstantLR, "inverse_time": InverseTimeDecay, "step": StepDecay}
