@@ -144,7 +144,7 @@ def test_softmax_on_blobs_with_six_classes():
     net.forward(blobs.X_train)
     assert net.cost(net.targets(blobs.Y_train)) == pytest.approx(np.log(6), abs=1e-12)  # uniform output
     net = Network.initialise([2, 16, 6], "relu", output_activation="softmax", initializer="he", rng=1)
-    r = fit(net, blobs.X_train, blobs.Y_train, optimizer=Adam(0.01), iterations=1500, batch_size=32,
+    r = fit(net, blobs.X_train, blobs.Y_train, optimizer=Adam(0.01), iterations=400, batch_size=32,
             rng=np.random.RandomState(1))
     costs = [c for _, c in r.costs]
     assert costs[-1] < 0.35 * costs[0]
