@@ -71,8 +71,19 @@ class ModelConfig:
 
 @dataclass
 class OptimizerConfig:
-    name: str = "gd"
+    """The optimizer's name and hyperparameters; a null one takes the optimizer's default."""
+
+    name: str = "gd"  # gd | momentum | adam (scratchnet.nn.OPTIMIZERS)
     lr: float = MISSING
+    beta: Optional[float] = None  # noqa: UP045 - momentum
+    beta1: Optional[float] = None  # noqa: UP045 - adam
+    beta2: Optional[float] = None  # noqa: UP045 - adam
+    epsilon: Optional[float] = None  # noqa: UP045 - adam
+
+
+def optimizer_kwargs(optimizer_cfg) -> dict[str, float]:
+    """The hyperparameters to pass to make_optimizer: every non-null one but the name."""
+    return {k: v for k, v in optimizer_cfg.items() if k != "name" and v is not None}
 
 
 @dataclass
@@ -193,6 +204,15 @@ def validate(cfg: DictConfig) -> None:
     lr = cfg.optimizer.lr
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise ConfigError("optimizer.lr", lr, "a finite number > 0")
+    accepted = tuple(inspect.signature(OPTIMIZERS[cfg.optimizer.name]).parameters)
+    for key, value in optimizer_kwargs(cfg.optimizer).items():
+        if key not in accepted:
+            raise ConfigError(f"optimizer.{key}", value,
+                              f"null for optimizer {cfg.optimizer.name}, which takes {', '.join(accepted)}")
+        if key.startswith("beta") and not 0 <= value < 1:
+            raise ConfigError(f"optimizer.{key}", value, "a decay rate in [0, 1)")
+        if key == "epsilon" and not value > 0:
+            raise ConfigError(f"optimizer.{key}", value, "a number > 0")
 
     data = cfg.data
     _one_of("data.kind", data.kind, DATA_KINDS)

@@ -21,12 +21,13 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from scratchnet import tracking
-from scratchnet.config import CONF_DIR, ConfigError, model_family, validate
+from scratchnet.config import CONF_DIR, ConfigError, model_family, optimizer_kwargs, validate
 from scratchnet.data import DataError, Dataset
 from scratchnet.datasets import data_path, load_data
 from scratchnet.io import ModelFileError, save_model, write_json, write_text
 from scratchnet.nn import DivergenceError, FitResult, Network, fit, make_optimizer
 from scratchnet.progress import Progress
+from scratchnet.sweep import in_multirun, job_run_context
 
 log = logging.getLogger("scratchnet.train")  # not __name__: that is "__main__" under -m
 
@@ -51,7 +52,7 @@ def build_network(cfg: DictConfig, ds: Dataset, rng: np.random.RandomState) -> N
 
 def run_name(name: str, overrides: list[str]) -> str:
     """The experiment name plus the overrides that change it: 'deep_cat optimizer.lr=0.01'."""
-    extra = [o for o in overrides if not o.startswith(("experiment=", "+experiment="))]
+    extra = [o for o in overrides if not o.startswith(("experiment=", "+experiment=", "output_dir="))]
     return " ".join([name, *extra])
 
 
@@ -145,16 +146,20 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
     ds = load_data(cfg.data, root)
     rng = np.random.RandomState(cfg.seed)  # the run's one generator: weights, then dropout / batches
     network = build_network(cfg, ds, rng)
-    optimizer = make_optimizer(cfg.optimizer.name, **{k: v for k, v in cfg.optimizer.items() if k != "name"})
+    optimizer = make_optimizer(cfg.optimizer.name, **optimizer_kwargs(cfg.optimizer))
     tags = {"model_family": model_family(cfg.model.hidden), "experiment": cfg.name,
             "hydra_overrides": " ".join(overrides), "dataset": ds.name}
     log.info("%s: %s, layers %s, %d iterations, output %s", cfg.name, ds.name, network.layer_dims,
              cfg.train.iterations, output_dir)
 
+    parent_run_id, sweep_tags = job_run_context()  # a multirun job: child of the sweep's run
     with tracking.open_run(cfg.tracking, experiment=ds.name, run_name=run_name(cfg.name, overrides),
-                           params=config, tags=tags, root=root) as run:
+                           params=config, tags=tags | sweep_tags,
+                           parent_run_id=parent_run_id) as run:  # provenance: this code's checkout
         run.log_dataset(ds, context="training", source=data_path(cfg.data, root))
-        with Progress(cfg.train.iterations, label=cfg.name) as progress:
+        # a diverging run overflows before its cost turns NaN: fit raises DivergenceError for it,
+        # so NumPy's RuntimeWarnings would only repeat that message as noise
+        with Progress(cfg.train.iterations, label=cfg.name) as progress, np.errstate(over="ignore", invalid="ignore"):
             result = fit(network, ds.X_train, ds.Y_train, optimizer=optimizer, iterations=cfg.train.iterations,
                          record_every=cfg.train.record_every, batch_size=cfg.train.batch_size,
                          lambd=cfg.train.lambd, rng=rng, path=cfg.train.path, on_record=progress)
@@ -186,6 +191,8 @@ def _main(cfg: DictConfig) -> None:
     try:
         metrics = train(cfg)
     except EXPECTED_ERRORS as error:
+        if in_multirun():
+            raise  # Hydra records the failed job; the sweep runs the others and lists it as failed
         log.debug("failed: %s", error)  # the log file keeps it; the console gets the one line below
         print(f"scratchnet-train: error: {error}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
