@@ -177,6 +177,10 @@ class SweepCallback(Callback):
         self._ended = False
         self._interrupted = False
 
+    def __getstate__(self) -> dict:
+        """What a joblib/submitit worker gets: the settings, not the open parent run."""
+        return {**self.__dict__, "_stack": None, "_parent": None}
+
     # -- launching process --------------------------------------------------------------------------
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
@@ -408,7 +412,7 @@ def collect(client, parent_run_id: str) -> list[JobRecord]:
         records.append(JobRecord(job=num, overrides=tags.get(TAG_OVERRIDES, "").split(),
                                  status=run.info.status, run_id=run.info.run_id,
                                  metrics=dict(run.data.metrics), params=dict(run.data.params),
-                                 error=tags.get("error", "")))
+                                 error=tags.get("error", "").removeprefix(f"{JobFailed.__name__}: ")))
     return records
 
 

@@ -1,0 +1,206 @@
+"""Sweeps through the real entry point (`python -m scratchnet.train -m ...`) into fresh SQLite stores."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scratchnet import sweep, tracking
+from scratchnet.data import make_flower, save_dataset
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_sweep(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
+    """A multirun with outputs, Hydra's sweep dir and the MLflow store all inside tmp_path."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "SCRATCHNET_ROOT")}
+    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    cmd = [sys.executable, "-m", "scratchnet.train", "-m", *overrides,
+           f"paths.experiments={tmp_path / 'experiments'}", f"hydra.sweep.dir={tmp_path / 'multirun'}",
+           f"tracking.db={tmp_path / 'mlflow.db'}", f"tracking.artifacts={tmp_path / 'mlartifacts'}"]
+    return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+
+
+def client_for(tmp_path: Path):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking.resolve_uri({"kind": "local", "db": str(tmp_path / "mlflow.db")}))
+
+
+def all_runs(client) -> list:
+    ids = [e.experiment_id for e in client.search_experiments()]
+    return client.search_runs(ids, max_results=1000)
+
+
+def read_summary(tmp_path: Path, name: str) -> list[dict]:
+    with open(tmp_path / "experiments" / "sweeps" / name / "summary.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture
+def planar_file(tmp_path) -> Path:
+    """The course's flower written where data.path points (the DVC planar stage's job in the repo)."""
+    path = tmp_path / "planar.h5"
+    save_dataset(make_flower(), path)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------
+# units
+
+
+@pytest.mark.parametrize("n_jobs, cores, threads", [
+    (1, 2, 2), (2, 2, 1), (3, 2, 1), (2, 8, 4), (3, 8, 2), (None, 4, 4), (-1, 4, 1), (-2, 4, 1), (-3, 8, 1),
+])
+def test_blas_threads_keep_jobs_times_threads_within_cores(n_jobs, cores, threads):
+    assert sweep.blas_threads(n_jobs, cores) == threads
+
+
+def test_swept_keys_are_those_that_differ():
+    records = [sweep.JobRecord(job=i, overrides=["experiment=logistic_cat", f"optimizer.lr={lr}"], status="FINISHED",
+                               run_id=str(i)) for i, lr in enumerate(["0.1", "0.01"])]
+    assert sweep.swept_keys(records) == ["optimizer.lr"]
+    header, rows = sweep.table(records)
+    assert header == ["job", "status", "optimizer.lr", "error", "run_id"]
+    assert rows == [["0", "FINISHED", "0.1", "", "0"], ["1", "FINISHED", "0.01", "", "1"]]
+
+
+def test_callback_rejects_an_unknown_figure():
+    with pytest.raises(ValueError, match="hydra.callbacks.sweep.figure: expected one of cost_curves, "
+                                         "decision_boundaries, accuracy_vs_depth or null, found 'pie'"):
+        sweep.SweepCallback(name="x", out_dir="/tmp/x", figure="pie")
+
+
+# ---------------------------------------------------------------------------------------------------
+# a parallel sweep on a fresh store
+
+
+def test_joblib_sweep_one_parent_every_child_once_and_the_summary_matches(tmp_path):
+    assert not (tmp_path / "mlflow.db").exists()  # the callback creates it, before any worker starts
+    proc = run_sweep(tmp_path, "experiment=logistic_cat", "train.iterations=30", "optimizer.lr=0.01,0.001,0.0001",
+                     "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.callbacks.sweep.name=small")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "sweep small: 3 of 3 jobs finished" in proc.stderr
+
+    client = client_for(tmp_path)
+    runs = all_runs(client)
+    parents = [r for r in runs if r.data.tags.get(sweep.TAG_ROLE) == "parent"]
+    assert len(parents) == 1
+    parent = parents[0]
+    assert parent.info.status == "FINISHED" and parent.info.run_name == "small"
+    assert parent.data.metrics == {"jobs": 3.0, "failed_jobs": 0.0}
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(runs) == 4 and len(children) == 3
+    assert sorted(int(c.data.tags[sweep.TAG_JOB]) for c in children) == [0, 1, 2]  # each job exactly once
+    threads = str(sweep.blas_threads(2))
+    by_lr = {}
+    for child in children:
+        tags, params = child.data.tags, child.data.params
+        assert child.info.status == "FINISHED"
+        assert tags[sweep.TAG_SWEEP] == "small" and tags[sweep.TAG_THREADS] == threads
+        assert tags[sweep.TAG_OVERRIDES] == (f"experiment=logistic_cat train.iterations=30 "
+                                             f"optimizer.lr={params['optimizer.lr']} "
+                                             f"paths.experiments={tmp_path / 'experiments'} "
+                                             f"tracking.db={tmp_path / 'mlflow.db'} "
+                                             f"tracking.artifacts={tmp_path / 'mlartifacts'}")
+        assert params["train.iterations"] == "30"
+        assert params["output_dir"] == str(tmp_path / "experiments" / "sweeps" / "small" / tags[sweep.TAG_JOB])
+        assert {"train/accuracy", "test/accuracy", "train/cost"} <= set(child.data.metrics)
+        by_lr[params["optimizer.lr"]] = child
+    assert sorted(by_lr) == ["0.0001", "0.001", "0.01"]
+
+    rows = read_summary(tmp_path, "small")
+    assert [row["job"] for row in rows] == ["0", "1", "2"]
+    for row in rows:
+        child = by_lr[row["optimizer.lr"]]
+        assert row["run_id"] == child.info.run_id and row["status"] == "FINISHED"
+        assert row["job"] == child.data.tags[sweep.TAG_JOB]
+        for metric in ("train/accuracy", "test/accuracy", "train/cost"):
+            assert float(row[metric]) == child.data.metrics[metric]  # repr round-trips exactly
+        metrics_json = Path(child.data.params["output_dir"]) / "metrics.json"
+        assert metrics_json.is_file()
+
+    # the summary, its figure and the table are on the parent run too
+    logged = {f.path for f in client.list_artifacts(parent.info.run_id, "summary")}
+    assert logged == {"summary/summary.csv", "summary/summary.md"}  # no figure asked for
+    md = (tmp_path / "experiments" / "sweeps" / "small" / "summary.md").read_text()
+    assert "3 jobs, 3 finished, 0 failed." in md and "| job | status | optimizer.lr |" in md
+
+    # and the same table comes back from MLflow alone
+    csv_before = (tmp_path / "experiments" / "sweeps" / "small" / "summary.csv").read_text()
+    out = tmp_path / "again"
+    uri = tracking.resolve_uri({"kind": "local", "db": str(tmp_path / "mlflow.db")})
+    assert sweep.main(["summarize", "small", "--tracking-uri", uri, "--out", str(out)]) == 0
+    assert (out / "summary.csv").read_text() == csv_before
+
+
+def test_a_failing_job_is_listed_failed_and_the_others_and_the_summary_finish(tmp_path):
+    proc = run_sweep(tmp_path, "experiment=logistic_cat", "train.iterations=30", "optimizer.lr=0.01,-1,0.001",
+                     "hydra.callbacks.sweep.name=broken", "hydra.callbacks.sweep.figure=cost_curves")
+    assert proc.returncode == 1
+    assert "sweep broken: 2 of 3 jobs finished" in proc.stderr
+    assert "job #1 FAILED (experiment=logistic_cat train.iterations=30 optimizer.lr=-1 " in proc.stderr
+    assert "ConfigError: config key optimizer.lr = -1.0: expected a finite number > 0" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+    rows = read_summary(tmp_path, "broken")
+    assert [(r["job"], r["status"], r["optimizer.lr"]) for r in rows] == [
+        ("0", "FINISHED", "0.01"), ("1", "FAILED", "-1"), ("2", "FINISHED", "0.001")]
+    assert rows[1]["error"] == "ConfigError: config key optimizer.lr = -1.0: expected a finite number > 0"
+    assert rows[1]["train/accuracy"] == "" and float(rows[2]["train/accuracy"]) > 0
+
+    client = client_for(tmp_path)
+    runs = all_runs(client)
+    parent = next(r for r in runs if r.data.tags.get(sweep.TAG_ROLE) == "parent")
+    assert parent.info.status == "FINISHED"  # some jobs finished: the parent holds their table
+    assert parent.data.metrics == {"jobs": 3.0, "failed_jobs": 1.0}
+    statuses = sorted((r.data.tags[sweep.TAG_JOB], r.info.status) for r in runs if r is not parent
+                      and r.data.tags.get("mlflow.parentRunId") == parent.info.run_id)
+    assert statuses == [("0", "FINISHED"), ("1", "FAILED"), ("2", "FINISHED")]
+    logged = {f.path for f in client.list_artifacts(parent.info.run_id, "summary")}
+    assert logged == {"summary/summary.csv", "summary/summary.md", "summary/cost_curves.png"}
+    assert (tmp_path / "experiments" / "sweeps" / "broken" / "cost_curves.png").stat().st_size > 10_000
+
+
+def test_all_jobs_failing_fails_the_parent_run(tmp_path):
+    proc = run_sweep(tmp_path, "experiment=logistic_cat", "train.iterations=30", "optimizer.lr=-1,0",
+                     "hydra.callbacks.sweep.name=hopeless")
+    assert proc.returncode == 1 and "sweep hopeless: 0 of 2 jobs finished" in proc.stderr
+    runs = all_runs(client_for(tmp_path))
+    parent = next(r for r in runs if r.data.tags.get(sweep.TAG_ROLE) == "parent")
+    assert parent.info.status == "FAILED" and parent.data.tags["error"] == "JobFailed: all 2 jobs failed"
+    assert [r["status"] for r in read_summary(tmp_path, "hopeless")] == ["FAILED", "FAILED"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# the course's studies through the sweep path
+
+
+@pytest.mark.slow
+def test_lr_compare_reproduces_the_course_table(tmp_path):
+    proc = run_sweep(tmp_path, "+sweep=lr_compare", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = {r["optimizer.lr"]: r for r in read_summary(tmp_path, "lr_compare")}
+    assert sorted(rows) == ["0.0001", "0.001", "0.01"]
+    for lr, train, test in [("0.01", 99.52153110047847, 68.0), ("0.001", 88.99521531100478, 64.0),
+                            ("0.0001", 68.42105263157895, 36.0)]:
+        assert 100 * float(rows[lr]["train/accuracy"]) == pytest.approx(train, abs=1e-9)
+        assert 100 * float(rows[lr]["test/accuracy"]) == pytest.approx(test, abs=1e-9)
+    assert (tmp_path / "experiments" / "sweeps" / "lr_compare" / "cost_curves.png").is_file()
+
+
+@pytest.mark.slow
+def test_hidden_sizes_reproduces_the_course_table(tmp_path, planar_file):
+    proc = run_sweep(tmp_path, "+sweep=hidden_sizes", f"data.path={planar_file}",
+                     "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = read_summary(tmp_path, "hidden_sizes")
+    table = {r["model.hidden"]: round(100 * float(r["train/accuracy"]), 9) for r in rows}
+    assert table == {"[1]": 67.5, "[2]": 67.25, "[3]": 90.75, "[4]": 90.5, "[5]": 91.25, "[20]": 90.5,
+                     "[50]": 90.25}
+    assert (tmp_path / "experiments" / "sweeps" / "hidden_sizes" / "decision_boundaries.png").is_file()
