@@ -41,6 +41,6 @@ def _read_split(path: Path, split: str) -> tuple[np.ndarray, np.ndarray, tuple[s
         raise DataError(f"{y_key}: expected shape ({x.shape[0]},), one label per image, "
                         f"found {y.shape}", path)
     Y = binary_labels(path, y_key, y)  # (1, N)
-    X = x.reshape(x.shape[0], -1).T / 255.0  # (12288, N)
+    X = x.reshape(x.shape[0], int(np.prod(IMAGE_SHAPE))).T / 255.0  # (12288, N); -1 fails for N = 0
     classes = tuple(c.decode() if isinstance(c, bytes) else str(c) for c in arrays["list_classes"])
     return X, Y, classes
