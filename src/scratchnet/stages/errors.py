@@ -16,7 +16,8 @@ stand in for the causes the course names, compared between misclassified and cor
 - saturation: mean HSV saturation (max - min) / max per pixel, 0 for black pixels.
 
 Everything lands in errors.md / errors.html (self-contained), measures.csv (one row per test
-image), measure_bins.csv (error rate per quartile of each measure) and metrics.json; the same
+image), measure_summary.csv (means, misclassified vs correct), measure_bins.csv (error rate per
+quartile of each measure) and metrics.json (scores, confusion counts, misclassified indices); the same
 figures go to the model's MLflow run (named by its run.json) under the artifact path `errors/`.
 """
 
@@ -113,10 +114,12 @@ CAUSES = {
 # --- choosing the model -------------------------------------------------------------------------
 
 
-def best_cat_experiment(experiments: Path) -> tuple[str, dict]:
-    """The experiments/*cat*/ folder with the best test accuracy (ties: train accuracy, then name)."""
+def best_cat_experiment(experiments: Path, names: list[str] | None = None) -> tuple[str, dict]:
+    """The experiments/*cat*/ folder (or one of `names`) with the best test accuracy (ties: train
+    accuracy, then the name)."""
     candidates = []
-    for path in sorted(experiments.glob("*cat*/metrics.json")):
+    paths = [experiments / n / "metrics.json" for n in names] if names else experiments.glob("*cat*/metrics.json")
+    for path in sorted(paths):
         try:
             metrics = json.loads(path.read_text())
             key = (-float(metrics["test"]["accuracy"]), -float(metrics["train"]["accuracy"]),
@@ -333,11 +336,11 @@ def _csv(rows: list[dict]) -> str:
 # --- the stage ----------------------------------------------------------------------------------
 
 
-def run(experiments: Path, data: Path, out: Path, log_mlflow: bool = True) -> dict:
+def run(experiments: Path, data: Path, out: Path, log_mlflow: bool = True, names: list[str] | None = None) -> dict:
     """Run the whole analysis; returns the metrics written to out/metrics.json."""
     from scratchnet.data import load_cat
 
-    name, model_metrics = best_cat_experiment(experiments)
+    name, model_metrics = best_cat_experiment(experiments, names)
     network = load_model(experiments / name / "model.npz", n_features=12288)
     dataset = load_cat(data)
     analysis = analyse(network, dataset.X_test, dataset.Y_test)
@@ -361,9 +364,9 @@ def run(experiments: Path, data: Path, out: Path, log_mlflow: bool = True) -> di
     scores = analysis.scores()
     metrics = {"model": name, "n_test": len(analysis.labels), "n_misclassified": len(shown),
                "misclassified": shown, **scores,
-               "confusion": {"tn": int(C[0, 0]), "fp": int(C[0, 1]), "fn": int(C[1, 0]), "tp": int(C[1, 1])},
-               "measures": {r["measure"]: {"mean_correct": r["mean_correct"],
-                                           "mean_misclassified": r["mean_misclassified"]} for r in summary}}
+               "confusion": {"tn": int(C[0, 0]), "fp": int(C[0, 1]), "fn": int(C[1, 0]), "tp": int(C[1, 1])}}
+    # the measures' means go to measure_summary.csv: in metrics.json they would crowd `dvc metrics show`
+    write_text(out / "measure_summary.csv", _csv(summary))
 
     doc = Document(f"Error analysis: {name} on the cat test set")
     doc.paragraph(f"Model `{name}` (best test accuracy among the cat experiments: "
@@ -429,6 +432,7 @@ def log_to_model_run(run_json: Path, files: list[Path], metrics: dict[str, float
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scratchnet.stages.errors", description=__doc__.split("\n")[0])
+    parser.add_argument("names", nargs="*", help="candidate experiments (default: experiments/*cat*)")
     parser.add_argument("--experiments", type=Path, default=Path("experiments"))
     parser.add_argument("--data", type=Path, default=Path("data/raw/cat"), help="folder of the cat .h5 files")
     parser.add_argument("--out", type=Path, default=Path("experiments/errors"))
@@ -438,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     from scratchnet.tracking import TrackingError  # mlflow itself loads only when logging
 
     try:
-        metrics = run(args.experiments, args.data, args.out, log_mlflow=not args.no_mlflow)
+        metrics = run(args.experiments, args.data, args.out, log_mlflow=not args.no_mlflow, names=args.names)
     except (ErrorsStageError, ModelFileError, DataError, TrackingError) as e:
         print(f"errors: error: {e}", file=sys.stderr)
         return 1

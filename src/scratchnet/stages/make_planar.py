@@ -1,0 +1,78 @@
+"""DVC stage `planar`: generate every 2-D set that conf/data/ describes into its data.path (.h5).
+
+`python -m scratchnet.stages.make_planar [name ...]`
+
+Each conf/data/<name>.yaml with `kind: generated` is composed through Hydra exactly as a training
+run composes it (`data=<name>`), so the file lands where training will look for it (data.path,
+data/planar/<name>.h5 under the repo root) and is drawn by GENERATORS[name](**data.params).
+The files are byte-identical from run to run: the generators are seeded and HDF5 here stores no
+timestamps (h5py's track_times is off by default), which `dvc repro` relies on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from scratchnet.config import CONF_DIR, ConfigError
+
+
+def generated_sets(conf_dir: Path = CONF_DIR) -> list[str]:
+    """Names of the conf/data/*.yaml files with kind: generated, sorted."""
+    from omegaconf import OmegaConf
+
+    names = []
+    for path in sorted((conf_dir / "data").glob("*.yaml")):
+        if OmegaConf.load(path).get("kind") == "generated":
+            names.append(path.stem)
+    return names
+
+
+def compose_data(name: str, conf_dir: Path = CONF_DIR):
+    """The `data` node of the config composed with data=<name>, interpolations resolved."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(str(conf_dir), version_base="1.3"):
+        cfg = compose("config", overrides=[f"data={name}"])
+    return OmegaConf.to_container(cfg.data, resolve=True), cfg.paths.root
+
+
+def make(name: str, conf_dir: Path = CONF_DIR) -> Path:
+    """Generate one set and write it to its data.path; returns the path."""
+    from scratchnet.data import GENERATORS, save_dataset
+
+    data, root = compose_data(name, conf_dir)
+    if data["name"] not in GENERATORS:
+        raise ConfigError("data.name", data["name"], "one of " + ", ".join(GENERATORS))
+    path = Path(data["path"])
+    path = path if path.is_absolute() else Path(root) / path
+    ds = GENERATORS[data["name"]](**data.get("params", {}))
+    save_dataset(ds, path)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scratchnet.stages.make_planar",
+                                     description="Generate the 2-D data sets described in conf/data/.")
+    parser.add_argument("names", nargs="*", help="sets to generate (default: every kind: generated one)")
+    args = parser.parse_args(argv)
+    available = generated_sets()
+    for name in args.names:
+        if name not in available:
+            print(f"make_planar: error: {name!r} is not a generated set in {CONF_DIR / 'data'}; "
+                  f"expected one of {', '.join(available)}", file=sys.stderr)
+            return 1
+    try:
+        for name in args.names or available:
+            path = make(name)
+            print(f"make_planar: {name} -> {path}")
+    except (ConfigError, TypeError) as e:  # TypeError: a params key the generator does not take
+        print(f"make_planar: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
