@@ -55,8 +55,8 @@ class Document:
 
     def table(self, header: list[str], rows: list[list[object]], numeric: list[bool] | None = None) -> None:
         cells = [[_cell(v) for v in row] for row in rows]
-        if numeric is None:  # a column is numeric when every cell parses as a number
-            numeric = [all(_is_number(r[i]) for r in cells) and bool(cells) for i in range(len(header))]
+        if numeric is None:  # numeric: every cell but the "-" (missing) ones parses as a number
+            numeric = [_numeric_column([r[i] for r in cells]) for i in range(len(header))]
         self.blocks.append(("table", Table(list(header), cells, numeric)))
 
     def figure(self, path: str | os.PathLike, caption: str) -> None:
@@ -116,6 +116,11 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     return str(value)
+
+
+def _numeric_column(cells: list[str]) -> bool:
+    present = [c for c in cells if c != "-"]
+    return bool(present) and all(_is_number(c) for c in present)
 
 
 def _is_number(text: str) -> bool:
