@@ -29,8 +29,10 @@ def make_cfg(*overrides: str):
 
 
 def test_the_course_experiments_are_all_there():
-    assert EXPERIMENTS == ["deep_cat", "deep_planar", "logistic_cat", "logistic_planar", "shallow_cat",
-                           "shallow_planar"]
+    # course 2's studies (init_*, reg_*, opt_*) are checked in tests/test_course2_table.py
+    assert EXPERIMENTS == ["deep_cat", "deep_planar", "init_he", "init_large_random", "init_zeros", "logistic_cat",
+                           "logistic_planar", "opt_adam", "opt_gd", "opt_momentum", "reg_dropout", "reg_l2",
+                           "reg_none", "shallow_cat", "shallow_planar"]
     assert DATA == sorted(["cat", "football", *GENERATORS])
 
 
@@ -45,7 +47,7 @@ COURSE = {
 }
 
 
-@pytest.mark.parametrize("experiment", EXPERIMENTS)
+@pytest.mark.parametrize("experiment", sorted(COURSE))
 def test_every_experiment_composes_validates_and_holds_its_settings(experiment):
     cfg = make_cfg(f"experiment={experiment}")
     validate(cfg)

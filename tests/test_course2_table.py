@@ -5,6 +5,8 @@ init_utils / reg_utils / opt_utils and notebook model() functions run on this ma
 same NumPy and sklearn; they agree with this core to ~1e-13 (the sum order of np.dot differs).
 """
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -132,3 +134,99 @@ def test_optimisation_study(name, kwargs, train, costs):
     for i, cost in costs.items():
         assert recorded[i] == pytest.approx(cost, abs=1e-9), i
     assert _pct(net, ds.X_train, ds.Y_train) == pytest.approx(train, abs=1e-9)
+
+
+# --- the experiment files: the course's settings, and the entry point runs them as the core does
+
+STUDIES = {  # experiment: (data, hidden, initializer, optimizer, lr, iterations, batch_size, lambd, keep_prob, compat)
+    "init_zeros": ("circles", [10, 5], "zeros", "gd", 0.01, 15000, None, 0.0, 1.0, False),
+    "init_large_random": ("circles", [10, 5], "large_random", "gd", 0.01, 15000, None, 0.0, 1.0, False),
+    "init_he": ("circles", [10, 5], "he", "gd", 0.01, 15000, None, 0.0, 1.0, False),
+    "reg_none": ("football", [20, 3], "course_deep", "gd", 0.3, 30000, None, 0.0, 1.0, False),
+    "reg_l2": ("football", [20, 3], "course_deep", "gd", 0.3, 30000, None, 0.7, 1.0, False),
+    "reg_dropout": ("football", [20, 3], "course_deep", "gd", 0.3, 30000, None, 0.0, 0.86, True),
+    "opt_gd": ("moons", [5, 2], "he", "gd", 0.0007, 10000, 64, 0.0, 1.0, True),
+    "opt_momentum": ("moons", [5, 2], "he", "momentum", 0.0007, 10000, 64, 0.0, 1.0, True),
+    "opt_adam": ("moons", [5, 2], "he", "adam", 0.0007, 10000, 64, 0.0, 1.0, True),
+}
+
+
+def _compose(*overrides):
+    from hydra import compose, initialize_config_dir
+
+    from scratchnet.config import CONF_DIR
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
+        return compose("config", overrides=list(overrides))
+
+
+@pytest.mark.parametrize("experiment", sorted(STUDIES))
+def test_study_experiments_hold_the_course_settings(experiment):
+    from scratchnet.config import validate
+
+    cfg = _compose(f"experiment={experiment}")
+    validate(cfg)
+    got = (cfg.data.name, list(cfg.model.hidden), cfg.model.initializer, cfg.optimizer.name, cfg.optimizer.lr,
+           cfg.train.iterations, cfg.train.batch_size, cfg.train.lambd, cfg.model.keep_prob, cfg.train.course_compat)
+    assert got == STUDIES[experiment]
+    assert cfg.name == experiment and cfg.seed == 3 and cfg.model.hidden_activation == "relu"
+    assert cfg.model.output_activation == "sigmoid" and cfg.train.lr_schedule == "constant"
+    if cfg.optimizer.name == "momentum":
+        assert cfg.optimizer.beta == 0.9
+    if cfg.optimizer.name == "adam":
+        assert (cfg.optimizer.beta1, cfg.optimizer.beta2, cfg.optimizer.epsilon) == (0.9, 0.999, 1e-8)
+
+
+@pytest.fixture
+def study_root(tmp_path, data_root, monkeypatch):
+    """A root with the generated study sets (what `dvc repro planar` writes) and the football file."""
+    from scratchnet.data import GENERATORS, save_dataset
+
+    monkeypatch.delenv("SCRATCHNET_ROOT", raising=False)
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    for name in ("circles", "moons"):
+        cfg = _compose(f"paths.root={tmp_path}", f"data={name}")
+        save_dataset(GENERATORS[name](**cfg.data.params), Path(cfg.data.path))
+    (tmp_path / "data" / "raw").mkdir(parents=True)
+    (tmp_path / "data" / "raw" / "football").symlink_to(data_root / "football")
+    return tmp_path
+
+
+def test_init_he_through_the_entry_point_gives_the_course_numbers(study_root):
+    from scratchnet.train import train
+
+    cfg = _compose(f"paths.root={study_root}", "experiment=init_he", "tracking=none")
+    metrics = train(cfg, overrides=["experiment=init_he"])
+    assert metrics["train"]["accuracy"] == pytest.approx(0.9933333333333333, abs=1e-12)
+    assert metrics["test"]["accuracy"] == 0.96
+    assert (study_root / "experiments" / "init_he" / "plots" / "decision_boundary.png").is_file()
+
+
+@pytest.mark.parametrize("experiment, extra", [
+    ("reg_dropout", []),
+    ("opt_adam", []),
+    ("opt_momentum", ["train.course_compat=false"]),
+    ("reg_l2", ["train.lr_schedule=step", "train.decay_rate=0.5", "train.decay_interval=10"]),
+])
+def test_the_entry_point_trains_as_fit_does(study_root, experiment, extra):
+    """A shrunk run through train() leaves the weights a direct fit with the same settings gives."""
+    from scratchnet.config import optimizer_kwargs
+    from scratchnet.datasets import load_data
+    from scratchnet.io import load_model
+    from scratchnet.nn.optimizers import make_schedule
+    from scratchnet.train import build_network, train
+
+    cfg = _compose(f"paths.root={study_root}", f"experiment={experiment}", "tracking=none",
+                   "train.iterations=40", *extra)
+    train(cfg, overrides=[])
+    saved = load_model(study_root / "experiments" / experiment / "model.npz")
+
+    ds = load_data(cfg.data, study_root)
+    rng = np.random.RandomState(3)
+    net = build_network(cfg, ds, rng)
+    schedule = make_schedule("step", decay_rate=0.5, interval=10) if extra and "step" in extra[0] else None
+    fit(net, ds.X_train, ds.Y_train, optimizer=make_optimizer(cfg.optimizer.name, **optimizer_kwargs(cfg.optimizer)),
+        iterations=40, batch_size=cfg.train.batch_size, lambd=cfg.train.lambd, rng=rng,
+        course_compat=cfg.train.course_compat, schedule=schedule)
+    for a, b in zip(saved.layers, net.layers, strict=True):
+        assert (a.W == b.W).all() and (a.b == b.b).all()

@@ -107,7 +107,8 @@ def test_flower_rejects_odd_m():
 def test_generators_follow_the_convention_and_are_reproducible(name):
     ds = GENERATORS[name]()
     assert ds.name == name
-    assert ds.n_features == 2 and ds.m_train == (400 if name == "planar" else 200)
+    sizes = {"planar": 400, "circles": 300, "moons": 300}  # circles, moons: course 2's study sets
+    assert ds.n_features == 2 and ds.m_train == sizes.get(name, 200)
     assert ds.X_train.dtype == np.float64 and ds.Y_train.dtype == np.int64
     assert ds.Y_train.shape == (1, ds.m_train)
     assert set(np.unique(ds.Y_train)) == set(range(len(ds.classes)))

@@ -22,7 +22,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from scratchnet.data import GENERATORS
-from scratchnet.nn import INITIALIZERS, OPTIMIZERS
+from scratchnet.nn import INITIALIZERS, OPTIMIZERS, SCHEDULES
 from scratchnet.nn.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from scratchnet.nn.network import DTYPES
 from scratchnet.nn.training import PATHS
@@ -101,6 +101,10 @@ class TrainConfig:
     path: str = "auto"  # first-layer formulation: auto | plain | row_space
     lambd: float = 0.0  # L2 strength
     batch_size: Optional[int] = None  # noqa: UP045 - None: full batch
+    course_compat: bool = False  # re-seed inside the loop as course 2 does (scratchnet.nn.CourseCompat)
+    lr_schedule: str = "constant"  # constant | inverse_time | step (scratchnet.nn.SCHEDULES), per epoch
+    decay_rate: float = 1.0  # inverse_time and step: lr0 / (1 + decay_rate * epoch or its step count)
+    decay_interval: int = 1000  # step: epochs per step
 
 
 @dataclass
@@ -188,6 +192,9 @@ def validate(cfg: DictConfig) -> None:
     _at_least("train.lambd", train.lambd, 0)
     if train.batch_size is not None:
         _at_least("train.batch_size", train.batch_size, 1)
+    _one_of("train.lr_schedule", train.lr_schedule, tuple(SCHEDULES))
+    _at_least("train.decay_rate", train.decay_rate, 0, strict=True)
+    _at_least("train.decay_interval", train.decay_interval, 1)
 
     model = cfg.model
     for i, n in enumerate(model.hidden):

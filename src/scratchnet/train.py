@@ -25,7 +25,7 @@ from scratchnet.config import CONF_DIR, ConfigError, model_family, optimizer_kwa
 from scratchnet.data import DataError, Dataset
 from scratchnet.datasets import data_path, load_data
 from scratchnet.io import ModelFileError, save_model, write_json, write_text
-from scratchnet.nn import DivergenceError, FitResult, Network, fit, make_optimizer
+from scratchnet.nn import DivergenceError, FitResult, Network, fit, make_optimizer, make_schedule
 from scratchnet.progress import Progress
 from scratchnet.sweep import in_multirun, job_run_context
 
@@ -48,6 +48,16 @@ def build_network(cfg: DictConfig, ds: Dataset, rng: np.random.RandomState) -> N
     layer_dims = [ds.n_features, *model.hidden, n_out]
     return Network.initialise(layer_dims, model.hidden_activation, model.output_activation, model.initializer,
                               rng=rng, dtype=cfg.dtype, keep_prob=model.keep_prob)
+
+
+def make_lr_schedule(train_cfg):
+    """The per-epoch lr schedule train.lr_schedule names, or None for a constant lr."""
+    if train_cfg.lr_schedule == "constant":
+        return None
+    kwargs = {"decay_rate": train_cfg.decay_rate}
+    if train_cfg.lr_schedule == "step":
+        kwargs["interval"] = train_cfg.decay_interval
+    return make_schedule(train_cfg.lr_schedule, **kwargs)
 
 
 def run_name(name: str, overrides: list[str]) -> str:
@@ -162,7 +172,8 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
         with Progress(cfg.train.iterations, label=cfg.name) as progress, np.errstate(over="ignore", invalid="ignore"):
             result = fit(network, ds.X_train, ds.Y_train, optimizer=optimizer, iterations=cfg.train.iterations,
                          record_every=cfg.train.record_every, batch_size=cfg.train.batch_size,
-                         lambd=cfg.train.lambd, rng=rng, path=cfg.train.path, on_record=progress)
+                         lambd=cfg.train.lambd, rng=rng, path=cfg.train.path, on_record=progress,
+                         schedule=make_lr_schedule(cfg.train), course_compat=cfg.train.course_compat)
         metrics = evaluate(network, ds, cfg.train.lambd)
         metrics |= {"fit_seconds": result.seconds, "iterations": result.iterations, "path": result.path,
                     "n_parameters": network.n_parameters}

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from scratchnet.data.course2 import make_circles_study, make_moons_study
 from scratchnet.data.dataset import Dataset
 
 N_SAMPLES = 200  # the course's size for the extra sets
@@ -87,4 +88,6 @@ GENERATORS: dict[str, Callable[..., Dataset]] = {
     "noisy_moons": noisy_moons,
     "blobs": blobs,
     "gaussian_quantiles": gaussian_quantiles,
+    "circles": make_circles_study,  # course 2's initialisation study (with a test split)
+    "moons": make_moons_study,  # course 2's optimisation study
 }
