@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -35,6 +36,15 @@ log = logging.getLogger("scratchnet.train")  # not __name__: that is "__main__" 
 EXPECTED_ERRORS = (ConfigError, DataError, ModelFileError, DivergenceError, tracking.TrackingError)
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as a KeyboardInterrupt so it takes Ctrl-C's path: staging removed, run KILLED."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
 
 
 def build_network(cfg: DictConfig, ds: Dataset, rng: np.random.RandomState) -> Network:
@@ -207,9 +217,18 @@ def _main(cfg: DictConfig) -> None:
         log.debug("failed: %s", error)  # the log file keeps it; the console gets the one line below
         print(f"scratchnet-train: error: {error}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
-    except KeyboardInterrupt:
-        print("scratchnet-train: interrupted; previous outputs kept", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt as stop:
+        what = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
+        print(f"scratchnet-train: {what}; previous outputs kept", file=sys.stderr)
+        code = EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
+        if in_multirun():
+            sys.exit(code)  # the sweep's own clean-up (parent run KILLED) runs at exit
+        # the run is ended and nothing is half-written: skip the 1-3 s interpreter teardown that
+        # mlflow's imports (pandas, pyarrow, sqlalchemy) cost, so Ctrl-C returns at once
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     test = metrics["test"]["accuracy"]
     print(f"{cfg.name}: train accuracy {metrics['train']['accuracy']:.4f}, "
           f"test accuracy {'n/a' if test is None else f'{test:.4f}'}, "
@@ -218,6 +237,7 @@ def _main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console script `scratchnet-train` (Hydra parses sys.argv)."""
+    signal.signal(signal.SIGTERM, _on_sigterm)  # here, not in _main: joblib's workers keep their own
     _main()
 
 
