@@ -177,3 +177,32 @@ def test_gradcheck_command_rejects_bad_input(capsys):
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "keep_prob must be in (0, 1]" in err and "Traceback" not in err
+
+
+def test_a_sampled_check_compares_the_same_coordinates():
+    from scratchnet.nn.gradcheck import _coordinates, numerical_gradients
+
+    net = _net([4, 6, 5, 1], "tanh")
+    X, Y = random_problem(net, m=9, seed=3)
+    everything = numerical_gradients(net, X, net.targets(Y))
+    assert everything.size == net.n_parameters == len(_coordinates(net, None, 0))
+    coords = _coordinates(net, 10, seed=4)
+    assert len(coords) == 10 and coords == sorted(coords, key=_coordinates(net, None, 0).index)
+    sampled = numerical_gradients(net, X, net.targets(Y), coords=coords)
+    index = {c: k for k, c in enumerate(_coordinates(net, None, 0))}
+    np.testing.assert_array_equal(sampled, everything[[index[c] for c in coords]])
+    assert gradient_check(net, X, Y, sample=10, sample_seed=4) < 1e-7
+
+
+def test_gradcheck_command_on_an_experiment(capsys, data_root):
+    assert main(["--experiment", "reg_dropout", "train.lambd=0.3"]) == 0
+    out = capsys.readouterr().out
+    assert "experiment=reg_dropout (football, 8 of 211 examples): layer_dims=[2, 20, 3, 1]" in out
+    assert "lambd=0.3 keep_prob=0.86 parameters checked=127 of 127" in out and ": ok" in out
+    with pytest.raises(SystemExit) as exit_:
+        main(["--experiment", "reg_l2", "model.keep_prob=2"])
+    assert exit_.value.code == 2
+    assert "config key model.keep_prob = 2.0: expected a probability in (0, 1]" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["model.keep_prob=0.5"])
+    assert exit_.value.code == 2 and "need --experiment" in capsys.readouterr().err
