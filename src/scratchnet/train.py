@@ -32,8 +32,21 @@ from scratchnet.sweep import in_multirun, job_run_context
 
 log = logging.getLogger("scratchnet.train")  # not __name__: that is "__main__" under -m
 
-# bad input, a diverging run or an unreachable tracking store: one line on stderr, exit 2
-EXPECTED_ERRORS = (ConfigError, DataError, ModelFileError, DivergenceError, tracking.TrackingError)
+
+class OutputError(Exception):
+    """The outputs cannot be written: output_dir under a file, no permission, disk full."""
+
+    def __init__(self, output_dir: Path, error: OSError):
+        reason = f"{error.strerror or error}" + (f" ({error.filename})" if error.filename else "")
+        if error.filename and Path(error.filename).is_file():
+            reason = f"{error.filename} is a file, not a folder"
+        super().__init__(f"cannot write the outputs to {output_dir}: {reason}; "
+                         f"choose another output_dir= or free space there")
+
+
+# bad input, a diverging run, an unreachable tracking store or unwritable outputs: one line, exit 2
+EXPECTED_ERRORS = (ConfigError, DataError, ModelFileError, DivergenceError, tracking.TrackingError,
+                   OutputError)
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 EXIT_TERMINATED = 143  # 128 + SIGTERM
@@ -122,8 +135,11 @@ def staged(output_dir: Path):
     content. The swap is two renames (old out of the way, new in), so only a crash between them
     can leave output_dir missing, with the previous set still at .<name>.old-*.
     """
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".tmp", dir=output_dir.parent))
+    try:
+        output_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".tmp", dir=output_dir.parent))
+    except OSError as error:
+        raise OutputError(output_dir, error) from None
     staging.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700; the outputs are an ordinary folder
     try:
         yield staging
@@ -139,9 +155,20 @@ def staged(output_dir: Path):
             raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(error, OSError):  # disk full, permissions: the previous outputs are intact
+            raise OutputError(output_dir, error) from error
         raise
+
+
+def check_output_dir(output_dir: Path) -> None:
+    """Fail before training, not after it, when output_dir's folder cannot be created or written."""
+    try:
+        output_dir.parent.mkdir(parents=True, exist_ok=True)
+        Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".check", dir=output_dir.parent)).rmdir()
+    except OSError as error:
+        raise OutputError(output_dir, error) from None
 
 
 def _umask() -> int:
@@ -164,6 +191,7 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
     config = OmegaConf.to_container(cfg, resolve=True)
 
     ds = load_data(cfg.data, root)
+    check_output_dir(output_dir)
     rng = np.random.RandomState(cfg.seed)  # the run's one generator: weights, then dropout / batches
     network = build_network(cfg, ds, rng)
     optimizer = make_optimizer(cfg.optimizer.name, **optimizer_kwargs(cfg.optimizer))
