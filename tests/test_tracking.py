@@ -48,15 +48,29 @@ def open_test_run(cfg, **kw):
     return tracking.open_run(cfg, **args)
 
 
-def git(*args: str) -> str:
-    return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture
+def checkout(tmp_path) -> Path:
+    """A small git checkout with a data.dvc: the shared tree changes under us while tests run."""
+    root = tmp_path / "checkout"
+    root.mkdir()
+    (root / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    (root / "data.dvc").write_text("outs:\n- md5: 5d41402abc4b2a76b9719d911017c592.dir\n  size: 10\n"
+                                   "  nfiles: 1\n  hash: md5\n  path: data/raw\n")
+    git(root, "init", "-q")
+    git(root, "add", "pyproject.toml", "data.dvc")
+    git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init")
+    return root
 
 
 # ---------------------------------------------------------------------------------------------------
 # a complete run, read back
 
 
-def test_run_records_params_costs_metrics_tags_dataset_artifacts_and_model(store, tmp_path):
+def test_run_records_params_costs_metrics_tags_dataset_artifacts_and_model(store, tmp_path, checkout):
     ds = make_flower()
     network = Network.initialise([2, 4, 1], "tanh", initializer="small_random", rng=3)
     save_model(network, tmp_path / "model.npz")
@@ -67,7 +81,7 @@ def test_run_records_params_costs_metrics_tags_dataset_artifacts_and_model(store
               "optimizer": {"lr": 1.2}, "train": {"batch_size": None, "iterations": 10000}, "flag": True}
     costs = [(10 * i, 0.7 * np.exp(-i / 900)) for i in range(2500)]  # steps 0, 10, ..., 24990
 
-    with open_test_run(store, run_name="shallow_planar", params=params,
+    with open_test_run(store, run_name="shallow_planar", params=params, root=checkout,
                        tags={"model_family": "shallow", "overrides": "optimizer.lr=1.2"}) as run:
         run.log_dataset(ds)
         run.log_costs(costs)
@@ -94,11 +108,10 @@ def test_run_records_params_costs_metrics_tags_dataset_artifacts_and_model(store
 
     tags = got.data.tags
     assert tags["model_family"] == "shallow" and tags["overrides"] == "optimizer.lr=1.2" and tags["extra"] == "3"
-    assert tags["git_commit"] == git("rev-parse", "HEAD").strip()
+    assert tags["git_commit"] == git(checkout, "rev-parse", "HEAD").strip()
     assert tags["mlflow.source.git.commit"] == tags["git_commit"]
-    dirty = git("status", "--porcelain", "--untracked-files=no").strip() != ""
-    assert tags["git_dirty"] == str(dirty).lower()
-    assert tags["data_dvc_md5"] == yaml.safe_load((REPO / "data.dvc").read_text())["outs"][0]["md5"]
+    assert tags["git_dirty"] == "false"
+    assert tags["data_dvc_md5"] == "5d41402abc4b2a76b9719d911017c592.dir"
     assert tags["mlflow.runName"] == "shallow_planar"
     assert "mlflow.parentRunId" not in tags and "error" not in tags
 
@@ -380,6 +393,10 @@ def test_resolve_uri(tmp_path, monkeypatch):
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     assert tracking.resolve_uri(TrackingConfig()) == "sqlite:////abs/mlflow.db"
+    from omegaconf import OmegaConf
+
+    as_omegaconf = OmegaConf.create({"kind": "local", "db": "/abs/x.db", "artifacts": None, "uri": None})
+    assert tracking.resolve_uri(as_omegaconf) == "sqlite:////abs/x.db"
 
 
 @pytest.mark.parametrize(("cfg", "message"), [
@@ -389,6 +406,26 @@ def test_resolve_uri(tmp_path, monkeypatch):
 def test_bad_tracking_config(cfg, message):
     with pytest.raises(tracking.TrackingError, match=message.replace("(", r"\(").replace(")", r"\)")):
         tracking.resolve_uri(cfg)
+
+
+def test_provenance_of_a_checkout(checkout):
+    sha = git(checkout, "rev-parse", "HEAD").strip()
+    assert provenance.provenance_tags(checkout) == {"git_commit": sha, "git_dirty": "false",
+                                                    "data_dvc_md5": "5d41402abc4b2a76b9719d911017c592.dir"}
+    (checkout / "scratch.py").write_text("untracked files do not count\n")
+    assert provenance.git_dirty(checkout) is False
+    (checkout / "pyproject.toml").write_text("[project]\nname = 'changed'\n")
+    assert provenance.git_dirty(checkout) is True
+    assert provenance.git_commit(checkout) == sha
+
+
+def test_provenance_finds_this_repo_by_default(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # found from the package, not the cwd
+    assert provenance.repo_root() == REPO
+    assert len(provenance.git_commit()) == 40
+    assert provenance.data_dvc_md5() == yaml.safe_load((REPO / "data.dvc").read_text())["outs"][0]["md5"]
+    monkeypatch.setenv("SCRATCHNET_ROOT", str(tmp_path))
+    assert provenance.repo_root() == tmp_path and provenance.data_dvc_md5() is None
 
 
 def test_provenance_outside_a_checkout(tmp_path):

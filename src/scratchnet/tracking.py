@@ -208,6 +208,10 @@ def _connect(uri: str):
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no tqdm bars in our logs
     if uri.startswith(("http://", "https://")):
         _probe(uri)
+        # a server lost mid-run: fail in about a minute, not after MLflow's default 7 retries (minutes);
+        # explicit environment settings win
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")  # backoff 2 + 4 + 8 s
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     for name in ("alembic", "mlflow.store.db.utils"):  # a new store's migrations chat at INFO
         logging.getLogger(name).setLevel(logging.WARNING)
     from mlflow import MlflowClient
