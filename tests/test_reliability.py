@@ -389,3 +389,159 @@ def test_cost_becoming_inf_names_iteration_and_last_finite_cost(tmp_path):
     [(name, status, error)] = mlflow_runs(tmp_path)  # the run was open: it must say FAILED, and why
     assert status == "FAILED" and name.endswith("optimizer.lr=1e305 train.iterations=50"), name
     assert "DivergenceError" in error and "iteration 1" in error
+
+
+# --- faults: signals, an unreachable server, unwritable outputs ---------------------------------
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` (hidden ones too) with its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def trained_root(tmp_path_factory) -> Path:
+    """A root with cat data, a local MLflow store and one finished deep_cat run (3 iterations)."""
+    root = with_cat_data(tmp_path_factory.mktemp("trained"))
+    proc = run_train(root, "train.iterations=3", experiment="deep_cat", timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    return root
+
+
+def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"the command exited with {proc.returncode} before {what}:\n{proc.stderr.read()}")
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signame, code, said", [("SIGINT", 130, "interrupted"),
+                                                 ("SIGTERM", 143, "terminated (SIGTERM)")])
+def test_signal_during_training_kills_the_run_and_keeps_outputs(signame, code, said, trained_root):
+    import signal
+    import time
+
+    root = trained_root
+    before = snapshot(root / "experiments")
+    assert "deep_cat/model.npz" in before
+    log = root / "hydra" / signame / "train.log"
+    proc = subprocess.Popen(
+        [str(c) for c in train_cmd(root, "train.iterations=10000000", f"hydra.run.dir={log.parent}",
+                                   "train.record_every=100", experiment="deep_cat")],
+        cwd=root, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # the progress lines (DEBUG, log file only) prove the loop is running, past MLflow's set-up
+        _wait_for(lambda: log.is_file() and "iteration 300/10000000" in log.read_text(), 120,
+                  "training iterations in the log", proc)
+        sent = time.monotonic()
+        proc.send_signal(getattr(signal, signame))
+        rc = proc.wait(30)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stderr = proc.stderr.read()
+    assert rc == code, stderr
+    assert took < 2.0, f"{signame}: exited {took:.2f} s after the signal"
+    assert "Traceback" not in stderr and f"scratchnet-train: {said}; previous outputs kept" in stderr, stderr
+    assert snapshot(root / "experiments") == before  # same files, same bytes, no temp folders left
+    name, status, error = mlflow_runs(root)[-1]
+    assert "train.iterations=10000000" in name, name
+    assert status == "KILLED" and error.startswith(("KeyboardInterrupt", "Terminated")), (status, error)
+
+
+@pytest.mark.slow
+def test_rerun_after_interrupts_succeeds(trained_root):
+    """After the signal tests (same module root), the same command finishes and replaces the outputs."""
+    import json
+
+    proc = run_train(trained_root, "train.iterations=4", experiment="deep_cat", timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads((trained_root / "experiments" / "deep_cat" / "metrics.json").read_text())
+    assert metrics["iterations"] == 4
+    assert [p.name for p in (trained_root / "experiments").iterdir()] == ["deep_cat"]  # no leftovers
+    name, status, _ = mlflow_runs(trained_root)[-1]
+    assert status == "FINISHED" and name.endswith("train.iterations=4"), (name, status)
+
+
+def test_unreachable_server_fails_fast_and_local_fallback_works(tmp_path):
+    import time
+
+    from servers import free_port
+
+    with_cat_data(tmp_path)
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    start = time.monotonic()
+    proc = run_train(tmp_path, "tracking=server", f"tracking.uri={dead}", "train.iterations=5")
+    took = time.monotonic() - start
+    assert_one_error_line(proc, f"tracking server {dead} is unreachable", "tracking=local")
+    assert took < 30, f"took {took:.1f} s to give up on a dead server"
+    assert_nothing_written(tmp_path)
+    assert not (tmp_path / "mlflow.db").exists()
+    # the documented fallback: the same command with tracking=local
+    ok = run_train(tmp_path, "tracking=local", "train.iterations=5")
+    assert ok.returncode == 0, ok.stderr
+    assert [(s, e) for _, s, e in mlflow_runs(tmp_path)] == [("FINISHED", None)]
+    assert "logistic_cat/model.npz" in output_files(tmp_path)
+
+
+def test_silent_server_times_out(tmp_path):
+    """A port that accepts connections but never answers: the health probe gives up in ~5 s."""
+    import socket
+    import time
+
+    with_cat_data(tmp_path)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)  # the kernel completes the handshake; nobody ever reads or answers
+        uri = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        start = time.monotonic()
+        proc = run_train(tmp_path, "tracking=server", f"tracking.uri={uri}", "train.iterations=5")
+        took = time.monotonic() - start
+    assert_one_error_line(proc, f"tracking server {uri} is unreachable", "timed out", "tracking=local")
+    assert took < 30, f"took {took:.1f} s to give up on a silent server"
+    assert_nothing_written(tmp_path)
+
+
+def test_output_dir_under_a_file_fails_before_training(tmp_path):
+    """Works as root too (chmod would not stop root): no folder can be made under a regular file."""
+    with_cat_data(tmp_path)
+    blocker = tmp_path / "experiments"
+    blocker.write_text("a file where the outputs folder should be\n")
+    proc = run_train(tmp_path, "train.iterations=5")
+    assert_one_error_line(proc, f"cannot write the outputs to {blocker / 'logistic_cat'}",
+                          f"{blocker} is a file, not a folder")
+    assert blocker.read_text() == "a file where the outputs folder should be\n"
+    assert mlflow_runs(tmp_path) == []  # checked before any run is opened or any iteration is spent
+
+
+def _disk_full_at(limit_bytes: int):
+    """preexec_fn: files may not grow past `limit_bytes` (EFBIG, as on a full disk), also for root."""
+    def limit() -> None:
+        import resource
+        import signal
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get the EFBIG error instead of being killed
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+    return limit
+
+
+def test_disk_full_while_writing_keeps_previous_outputs(tmp_path):
+    """deep_cat's model.npz is 1.97 MB: with files capped at 1.5 MB its write fails mid-file."""
+    with_cat_data(tmp_path)
+    first = run_train(tmp_path, "tracking=none", "train.iterations=3", experiment="deep_cat")
+    assert first.returncode == 0, first.stderr
+    before = snapshot(tmp_path / "experiments")
+    assert len(before["deep_cat/model.npz"]) > 1_500_000
+    proc = run_train(tmp_path, "tracking=none", "train.iterations=3", "seed=7", experiment="deep_cat",
+                     preexec_fn=_disk_full_at(1_500_000))
+    assert_one_error_line(proc, f"cannot write the outputs to {tmp_path / 'experiments' / 'deep_cat'}",
+                          "File too large")
+    assert snapshot(tmp_path / "experiments") == before  # nothing half-written, no temp files
