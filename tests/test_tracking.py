@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -32,9 +33,23 @@ def no_tracking_env(monkeypatch):
     monkeypatch.delenv("SCRATCHNET_ROOT", raising=False)
 
 
+def local_cfg(folder: Path) -> dict:
+    return {"kind": "local", "db": str(folder / "mlflow.db"), "artifacts": str(folder / "mlartifacts")}
+
+
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory) -> Path:
+    """A freshly created, still empty store, made once: creating one runs MLflow's migrations (1-6 s)."""
+    folder = tmp_path_factory.mktemp("empty-store")
+    assert tracking.prepare_store(local_cfg(folder), []) == {}
+    return folder / "mlflow.db"
+
+
 @pytest.fixture
-def store(tmp_path) -> dict:
-    return {"kind": "local", "db": str(tmp_path / "mlflow.db"), "artifacts": str(tmp_path / "mlartifacts")}
+def store(tmp_path, empty_store) -> dict:
+    """A fresh store of this test's own: a copy of the empty one."""
+    shutil.copyfile(empty_store, tmp_path / "mlflow.db")
+    return local_cfg(tmp_path)
 
 
 def client_for(cfg):
@@ -321,8 +336,9 @@ def test_prepare_store_is_idempotent_and_sets_artifact_locations(store, tmp_path
         assert location == (tmp_path / "mlartifacts" / name).as_uri()
 
 
-def test_concurrent_processes_on_a_fresh_store(store, tmp_path):
+def test_concurrent_processes_on_a_fresh_store(tmp_path):
     """Three processes open runs on the same not-yet-created store at once (the store lock)."""
+    store = local_cfg(tmp_path)
     code = textwrap.dedent(f"""
         import sys
         from scratchnet import tracking

@@ -202,6 +202,12 @@ def _store_lock(uri: str) -> Iterator[None]:
         os.close(fd)  # closing releases the flock
 
 
+def connect(uri: str):
+    """An MlflowClient bound to `uri`, for reading runs back (summaries, tests); same checks as a run:
+    a server must answer /health, a new SQLite store is created under the lock."""
+    return _connect(uri)
+
+
 def _connect(uri: str):
     """An MlflowClient bound to `uri` (store created/migrated under the lock for SQLite)."""
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"  # before mlflow is imported
