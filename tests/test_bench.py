@@ -100,7 +100,10 @@ def test_bench_quick_writes_json(tmp_path):
     assert data["memory"]["plain"]["peak_kib"] >= data["memory"]["plain"]["after_load_kib"] > 0
     assert "numpy" in data["startup"]["importtime_self_us"]
     assert {"baseline_over_row_space", "plain_float64_over_gemm", "planar_shallow_seconds"} <= set(data["goals"])
-    assert all(isinstance(g["met"], bool) for g in data["goals"].values())
+    assert all(isinstance(g["met"], bool) and isinstance(g["cpu_met"], bool) for g in data["goals"].values())
+    assert data["goals"]["baseline_over_row_space"]["value"] == pytest.approx(
+        rows["reference"]["median_s"] / rows["scratchnet_row_space_float64"]["median_s"])
+    assert all(len(r["cpu_times"]) == 1 and r["cpu_median_s"] > 0 for r in rows.values())
 
 
 def test_bench_rejects_bad_arguments(tmp_path):
