@@ -442,8 +442,9 @@ def _save_pyfunc(npz: Path, path: Path) -> None:
     n_x, n_out = network.layer_dims[0], network.layer_dims[-1]
     signature = ModelSignature(inputs=Schema([TensorSpec(np.dtype(np.float64), (-1, n_x))]),
                                outputs=Schema([TensorSpec(np.dtype(np.float64), (-1, n_out))]))
-    # explicit requirements: inferring them loads the model in a subprocess (seconds)
-    requirements = [f"numpy=={np.__version__}", f"mlflow=={mlflow.__version__}", "scratchnet"]
+    # explicit requirements: inferring them loads the model in a subprocess (seconds). scratchnet is
+    # not on PyPI (a package of that name there would be someone else's): serve with --env-manager local
+    requirements = [f"numpy=={np.__version__}", f"mlflow=={mlflow.__version__}"]
     with _translated(f"saving pyfunc model for {npz}", "(local folder)"), warnings.catch_warnings():
         # we give the signature ourselves: MLflow's hints about type hints and input examples are noise
         warnings.simplefilter("ignore", UserWarning)
