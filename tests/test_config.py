@@ -47,8 +47,16 @@ COURSE = {
 }
 
 
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_file_composes_validates_and_names_itself(experiment):
+    cfg = make_cfg(f"experiment={experiment}")
+    validate(cfg)
+    assert cfg.name == experiment  # the output folder experiments/<name> and the MLflow run name
+    assert cfg.output_dir == str(PACKAGE_ROOT / "experiments" / experiment)
+
+
 @pytest.mark.parametrize("experiment", sorted(COURSE))
-def test_every_experiment_composes_validates_and_holds_its_settings(experiment):
+def test_every_course_experiment_holds_the_course_settings(experiment):
     cfg = make_cfg(f"experiment={experiment}")
     validate(cfg)
     got = (cfg.data.name, list(cfg.model.hidden), cfg.model.hidden_activation, cfg.model.initializer, cfg.seed,

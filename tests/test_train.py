@@ -261,7 +261,7 @@ def test_a_failure_while_writing_outputs_keeps_the_previous_set_and_fails_the_ru
         raise OSError("disk full")
 
     monkeypatch.setattr(plots, "cost_curve", broken_plot)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(train_module.OutputError, match=f"cannot write the outputs to {out}: disk full"):
         train(make_cfg(tmp_path, *short, "train.iterations=15"), overrides=[])
     assert snapshot(out) == before and [p.name for p in out.parent.iterdir()] == ["logistic_cat"]
     client = client_for(tmp_path)
