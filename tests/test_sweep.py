@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -74,6 +75,19 @@ def test_callback_rejects_an_unknown_figure():
     with pytest.raises(ValueError, match="hydra.callbacks.sweep.figure: expected one of cost_curves, "
                                          "decision_boundaries, accuracy_vs_depth or null, found 'pie'"):
         sweep.SweepCallback(name="x", out_dir="/tmp/x", figure="pie")
+
+
+def test_a_job_the_launcher_ran_but_mlflow_lacks_is_summarised_as_failed(tmp_path):
+    (tmp_path / "1").mkdir()
+    (tmp_path / "1" / sweep.MARKER_FILE).write_text(
+        '{"job": 1, "status": "FAILED", "overrides": ["optimizer.lr=2"], "error": "OSError: disk full"}')
+    (tmp_path / "0").mkdir()
+    (tmp_path / "0" / sweep.MARKER_FILE).write_text(
+        '{"job": 0, "status": "FINISHED", "overrides": ["optimizer.lr=1"], "error": ""}')
+    recorded = [sweep.JobRecord(job=0, overrides=["optimizer.lr=1"], status="FINISHED", run_id="abc")]
+    records = sweep._with_unrecorded(recorded, tmp_path)
+    assert [(r.job, r.status, r.error) for r in records] == [
+        (0, "FINISHED", ""), (1, "FAILED", "OSError: disk full (no MLflow run recorded)")]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -165,6 +179,8 @@ def test_a_failing_job_is_listed_failed_and_the_others_and_the_summary_finish(tm
     logged = {f.path for f in client.list_artifacts(parent.info.run_id, "summary")}
     assert logged == {"summary/summary.csv", "summary/summary.md", "summary/cost_curves.png"}
     assert (tmp_path / "experiments" / "sweeps" / "broken" / "cost_curves.png").stat().st_size > 10_000
+    marker = json.loads((tmp_path / "multirun" / "1" / sweep.MARKER_FILE).read_text())
+    assert marker["status"] == "FAILED" and marker["error"].startswith("ConfigError: config key optimizer.lr")
 
 
 def test_all_jobs_failing_fails_the_parent_run(tmp_path):

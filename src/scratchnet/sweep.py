@@ -53,6 +53,7 @@ TAG_THREADS = "scratchnet.sweep.blas_threads"
 TAG_DIR = "scratchnet.sweep.dir"  # where the summary was written
 TAG_FIGURE = "scratchnet.sweep.figure"
 STATE_FILE = "sweep.json"  # in hydra.sweep.dir: name, parent run id, tracking uri
+MARKER_FILE = "job.json"  # in each job's Hydra folder: job number, status, error
 FIGURES = ("cost_curves", "decision_boundaries", "accuracy_vs_depth")
 # the override every multirun job gets from SweepCallback (its own folder); not a swept setting
 PLUMBING_KEYS = ("output_dir",)
@@ -264,6 +265,7 @@ class SweepCallback(Callback):
             return
         try:
             records = collect(self._parent._client, self._parent.run_id)
+            records = _with_unrecorded(records, Path(str(config.hydra.sweep.dir)))
             paths = write_summary(records, self.out_dir, self.name, self.figure, self._parent._client)
             for path in paths:
                 self._parent.log_artifact(path, "summary")
@@ -272,9 +274,14 @@ class SweepCallback(Callback):
         except BaseException as error:
             self._ended = True
             self._stack.__exit__(type(error), error, error.__traceback__)
-            raise
+            if not isinstance(error, Exception):
+                raise
+            # Hydra would only warn about an exception here; the command must fail
+            print(f"scratchnet sweep: error: writing the summary of {self.name} failed: "
+                  f"{type(error).__name__}: {error}", file=sys.stderr)
+            raise SystemExit(1) from None
         self._ended = True
-        if records and len(failed) == len(records) or not records:
+        if not records or len(failed) == len(records):
             error = JobFailed(f"all {len(records)} jobs failed")
             self._stack.__exit__(JobFailed, error, None)
         else:
@@ -313,14 +320,16 @@ class SweepCallback(Callback):
             return
         parent, tags = job_run_context()
         try:
-            if job_return.status == JobStatus.FAILED and parent:
-                error = job_return._return_value
+            failed = job_return.status == JobStatus.FAILED
+            error = job_return._return_value if failed else None
+            _write_marker(config, failed, error)
+            if failed and parent:
                 num = int(config.hydra.job.num)
                 log.error("sweep job #%d (%s) failed: %s: %s", num, tags[TAG_OVERRIDES],
                           type(error).__name__, error)
-                self._record_failure(config, parent, tags, error)
-                job_return.status = JobStatus.COMPLETED
+                job_return.status = JobStatus.COMPLETED  # handled: the summary lists it, the exit code says it
                 job_return.return_value = None
+                self._record_failure(config, parent, tags, error)
         finally:
             for key in (ENV_JOB, ENV_OVERRIDES, ENV_THREADS):
                 os.environ.pop(key, None)
@@ -337,6 +346,32 @@ class SweepCallback(Callback):
                                    run_name=f"{tags[TAG_SWEEP]}#{tags[TAG_JOB]}", params={},
                                    tags=tags, parent_run_id=parent):
                 raise JobFailed(f"{type(error).__name__}: {error}")
+
+
+def _write_marker(config: DictConfig, failed: bool, error: BaseException | None) -> None:
+    """<job's Hydra folder>/job.json: the launcher's view of the job, so a job whose MLflow run is
+    missing still shows up in the summary."""
+    from scratchnet.io import write_json
+
+    folder = OmegaConf.select(config, "hydra.runtime.output_dir")
+    if folder:
+        write_json(Path(str(folder)) / MARKER_FILE, {
+            "job": int(config.hydra.job.num), "status": "FAILED" if failed else "FINISHED",
+            "overrides": _shown(_job_overrides(config)),
+            "error": f"{type(error).__name__}: {error}" if error is not None else ""})
+
+
+def _with_unrecorded(records: list[JobRecord], sweep_dir: Path) -> list[JobRecord]:
+    """Add the jobs the launcher ran (job.json markers) that have no run in MLflow, as FAILED."""
+    known = {r.job for r in records}
+    extra = []
+    for marker in sorted(sweep_dir.glob(f"*/{MARKER_FILE}")):
+        info = json.loads(marker.read_text())
+        if info["job"] not in known:
+            reason = info["error"] or "the job finished but its MLflow run is missing"
+            extra.append(JobRecord(job=info["job"], overrides=info["overrides"], status="FAILED", run_id="",
+                                   error=f"{reason} (no MLflow run recorded)"))
+    return sorted(records + extra, key=lambda r: r.job)
 
 
 def _sweeper_params(config: DictConfig) -> str:
@@ -553,7 +588,8 @@ def _decision_boundaries(records: list[JobRecord], path: Path, client) -> None:
 def _accuracy_vs_depth(records: list[JobRecord], path: Path, client) -> None:
     from scratchnet import plots
 
-    points = sorted((len(json.loads(r.params.get("model.hidden", "[]"))), r) for r in records)
+    points = sorted(((len(json.loads(r.params.get("model.hidden", "[]"))), r) for r in records),
+                    key=lambda point: (point[0], point[1].job))
     fig = plots.figure(6.0, 4.5)
     ax = fig.add_subplot()
     for split in ("train", "test"):
@@ -584,11 +620,17 @@ def summarize(name: str, uri: str | None = None, out_dir: str | os.PathLike | No
     client, uri = _client(uri=uri)
     parent = find_parent(client, name)
     if out_dir is None:
-        out_dir = parent.data.tags.get(TAG_DIR)
+        out_dir = parent.data.tags.get(TAG_DIR) or Path(_repo_root()) / "experiments" / "sweeps" / name
     if figure == "auto":
         figure = parent.data.tags.get(TAG_FIGURE) or None
     records = collect(client, parent.info.run_id)
     return write_summary(records, Path(out_dir), name, figure, client)
+
+
+def _repo_root() -> str:
+    from scratchnet.config import repo_root
+
+    return repo_root()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -600,10 +642,13 @@ def main(argv: list[str] | None = None) -> int:
     cmd.add_argument("--out", help="folder for summary.csv/.md (default: where the sweep wrote them)")
     cmd.add_argument("--figure", choices=FIGURES, help="default: the one the sweep drew")
     args = parser.parse_args(argv)
+    from scratchnet.data import DataError
+    from scratchnet.io import ModelFileError
+
     started = time.perf_counter()
     try:
         paths = summarize(args.name, args.tracking_uri, args.out, args.figure or "auto")
-    except (SweepError, _tracking().TrackingError) as error:
+    except (SweepError, _tracking().TrackingError, DataError, ModelFileError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print("\n".join(str(p) for p in paths))

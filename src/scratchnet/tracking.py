@@ -396,7 +396,9 @@ class RunLog:
                                source_type=source_type, source=source_json,
                                schema=json.dumps(schema.to_dict()), profile=json.dumps(profile))
         dataset_input = DatasetInput(entity, tags=[InputTag(DATASET_CONTEXT_TAG, context)])
-        with _translated(f"logging dataset {ds.name!r}", self.tracking_uri):
+        # under the store lock: parallel sweep jobs logging the same new dataset race on its
+        # UNIQUE(experiment_id, name, digest) row in a SQLite store (IntegrityError in one of them)
+        with _translated(f"logging dataset {ds.name!r}", self.tracking_uri), _store_lock(self.tracking_uri):
             self._client.log_inputs(self.run_id, datasets=[dataset_input])
 
     def log_model(self, model_npz_path: str | os.PathLike, pyfunc: bool = True) -> None:
