@@ -1,0 +1,140 @@
+"""`dvc repro` end to end in a temporary copy of the repo, shrunk to a few iterations.
+
+The copy holds the working tree (tracked and untracked, not ignored files) and data/raw; the code
+that runs is the copy's own (PYTHONPATH=<copy>/src, SCRATCHNET_ROOT=<copy>), so the configs the
+stages compose are the shrunk ones. MLflow is off here (tracking=none: it costs ~8 s a run on
+this machine); tests/test_errors.py checks the MLflow side with a real store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scratchnet.stages import compare
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SIX = ("logistic_cat", "shallow_cat", "deep_cat", "logistic_planar", "shallow_planar", "deep_planar")
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+
+def run(cmd: list[str], cwd: Path, env: dict, timeout: float = 600) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def shrink(copy: Path) -> None:
+    """Few iterations everywhere, cost recorded every 5, no MLflow."""
+    for path in [copy / "conf" / "config.yaml", *(copy / "conf").glob("experiment/*.yaml"),
+                 *(copy / "conf").glob("sweep/*.yaml")]:
+        text = re.sub(r"(?m)^(\s+iterations:) \d+", r"\1 20", path.read_text())
+        text = re.sub(r"(?m)^(\s+record_every:) \d+", r"\1 5", text)
+        path.write_text(text)
+    config = copy / "conf" / "config.yaml"
+    text, n = re.subn(r"(?m)^(\s+- tracking:) local", r"\1 none", config.read_text())
+    assert n == 1, "conf/config.yaml: expected `- tracking: local` in the defaults list"
+    config.write_text(text)
+
+
+@pytest.fixture(scope="module")
+def repo_copy(tmp_path_factory) -> tuple[Path, dict]:
+    copy = tmp_path_factory.mktemp("pipeline") / "repo"
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.split("\0")
+    for name in filter(None, files):
+        if (REPO / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, copy / name)
+    shutil.copytree(REPO / "data" / "raw", copy / "data" / "raw")
+    shrink(copy)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_TRACKING", "DVC_"))}
+    env |= {"PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}", "PYTHONPATH": str(copy / "src"),
+            "SCRATCHNET_ROOT": str(copy), "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1",
+            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t"}
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "copy"]):
+        run(cmd, copy, env)
+    first = run([str(BIN / "dvc"), "repro"], copy, env, timeout=900)
+    return copy, env | {"FIRST_REPRO": first.stdout}
+
+
+def declared_outputs(copy: Path, env: dict) -> list[str]:
+    """Every out, metric and plot file of every stage, as DVC itself lists them."""
+    script = ("import json; from dvc.repo import Repo; r = Repo('.');"
+              "print(json.dumps(sorted(str(o.def_path) for s in r.index.stages for o in s.outs)))")
+    return json.loads(run([sys.executable, "-c", script], copy, env).stdout)
+
+
+def test_every_declared_output_exists(repo_copy):
+    copy, env = repo_copy
+    outs = declared_outputs(copy, env)
+    for name in SIX + ("exp",):
+        assert f"experiments/{name}/metrics.json" in outs and f"experiments/{name}/model.npz" in outs
+    assert {"data/planar", "experiments/report", "experiments/errors/metrics.json",
+            "experiments/errors/gallery.png"} <= set(outs)
+    missing = [o for o in outs if not (copy / o).exists()]
+    assert missing == []
+    from omegaconf import OmegaConf
+
+    generated = [OmegaConf.to_container(OmegaConf.load(p)) for p in (copy / "conf" / "data").glob("*.yaml")]
+    expected = sorted(c["path"].rsplit("/", 1)[-1] for c in generated if c["kind"] == "generated")
+    assert {"planar.h5", "noisy_moons.h5", "blobs.h5"} <= set(expected)
+    assert sorted(p.name for p in (copy / "data" / "planar").iterdir()) == expected
+
+
+def test_report_rows_carry_metrics_json(repo_copy):
+    copy, _ = repo_copy
+    md = (copy / "experiments" / "report" / "report.md").read_text()
+    page = (copy / "experiments" / "report" / "report.html").read_text()
+    for name in SIX:
+        metrics = json.loads((copy / "experiments" / name / "metrics.json").read_text())
+        test = metrics["test"]["accuracy"]
+        cells = (f"| {metrics['iterations']} | ", f"| {metrics['train']['cost']:.6f} | "
+                 f"{100 * metrics['train']['accuracy']:.2f}% | {'-' if test is None else f'{100 * test:.2f}%'} |")
+        row = next(line for line in md.splitlines() if line.startswith(f"| {name} |"))
+        assert all(c in row for c in cells), (row, cells)
+        assert f"| {metrics['n_parameters']} |" in row
+        assert f"<td>{name}</td>" in page
+    assert compare.TABLE_HEADER[0] in md and "data:image/png;base64," in page
+
+
+def test_second_repro_is_a_no_op_and_status_clean(repo_copy):
+    copy, env = repo_copy
+    assert "Running stage 'errors'" in env["FIRST_REPRO"]
+    second = run([str(BIN / "dvc"), "repro"], copy, env)
+    assert "Running stage" not in second.stdout
+    assert "Data and pipelines are up to date." in second.stdout
+    assert run([str(BIN / "dvc"), "status"], copy, env).stdout.strip() == "Data and pipelines are up to date."
+
+
+def test_rerun_gives_byte_identical_metrics(repo_copy):
+    copy, env = repo_copy
+    folder = copy / "experiments" / "shallow_planar"
+    before = {f: (folder / f).read_bytes() for f in ("metrics.json", "model.npz", "cost.csv")}
+    run([str(BIN / "dvc"), "repro", "--force", "--single-item", "train@shallow_planar"], copy, env)
+    assert {f: (folder / f).read_bytes() for f in before} == before
+    status = run([str(BIN / "dvc"), "status", "train@shallow_planar"], copy, env).stdout
+    assert status.strip() == "Data and pipelines are up to date."
+
+
+def test_dvc_metrics_plots_params_commands_work(repo_copy):
+    copy, env = repo_copy
+    metrics = run([str(BIN / "dvc"), "metrics", "show", "--json"], copy, env).stdout
+    shown = json.loads(metrics)
+    workspace = next(iter(shown.values()))["data"]
+    assert workspace["experiments/deep_cat/metrics.json"]["data"]["test"]["accuracy"] == json.loads(
+        (copy / "experiments" / "deep_cat" / "metrics.json").read_text())["test"]["accuracy"]
+    assert "fit_seconds" in workspace["experiments/deep_cat/timing.json"]["data"]
+    run([str(BIN / "dvc"), "params", "diff"], copy, env)
+    run([str(BIN / "dvc"), "plots", "show", "-o", str(copy / "dvc_plots")], copy, env)
+    assert (copy / "dvc_plots" / "index.html").is_file()
