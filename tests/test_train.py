@@ -304,6 +304,12 @@ def test_generated_data_is_read_from_the_dvc_file_and_missing_says_how_to_make_i
     save_dataset(GENERATORS["blobs"](), path)  # the wrong set under the right name
     with pytest.raises(DataError, match="expected the noisy_moons set, found the blobs set"):
         load_data(cfg.data, tmp_path)
+    save_dataset(GENERATORS["noisy_moons"](**cfg.data.params), path)
+    stale = make_cfg(tmp_path, "data=noisy_moons", "data.params.noise=0.05")  # params changed since the file
+    with pytest.raises(DataError, match=r"noisy_moons.h5: expected the noisy_moons set drawn with data.params "
+                                        r"\{'n_samples': 200, 'noise': 0.05, 'seed': 1\}, found a set drawn with "
+                                        r"other params; set them in conf/data/noisy_moons.yaml and run `dvc repro"):
+        load_data(stale.data, tmp_path)
 
 
 def test_relative_data_paths_are_taken_from_the_root_not_the_cwd(tmp_path, monkeypatch):

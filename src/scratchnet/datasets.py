@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scratchnet.data import DataError, Dataset, load_cat, load_dataset, load_football
+from scratchnet.data import GENERATORS, DataError, Dataset, load_cat, load_dataset, load_football
 
 PLANAR_HINT = "run `dvc repro planar` to generate the 2-D sets into data/planar/"
 
@@ -19,7 +19,7 @@ def load_data(data_cfg, root: str | Path) -> Dataset:
     """The Dataset for a `data` config: cat (folder), football (data.mat) or a generated .h5.
 
     A generated set is read from the file `dvc repro planar` wrote; a missing file raises DataError
-    saying so. The file must hold the set the config names.
+    saying so. The file must hold the set the config names, drawn with the config's data.params.
     """
     path = data_path(data_cfg, root)
     if data_cfg.kind == "cat":
@@ -33,5 +33,12 @@ def load_data(data_cfg, root: str | Path) -> Dataset:
         ds = load_dataset(path)
         if ds.name != data_cfg.name:
             raise DataError(f"expected the {data_cfg.name} set, found the {ds.name} set; {PLANAR_HINT}", path)
+        # a file left from other params (or a data.params override) would train on the wrong set
+        # without a word: redraw the set (seeded, well under a second) and compare digests
+        params = dict(data_cfg.params)
+        if GENERATORS[data_cfg.name](**params).digest() != ds.digest():
+            raise DataError(f"expected the {data_cfg.name} set drawn with data.params {params}, found a set "
+                            f"drawn with other params; set them in conf/data/{data_cfg.name}.yaml and "
+                            f"{PLANAR_HINT}", path)
         return ds
     raise DataError(f"data.kind: expected cat, football or generated, found {data_cfg.kind!r}")
