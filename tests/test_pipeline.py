@@ -24,7 +24,6 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SIX = ("logistic_cat", "shallow_cat", "deep_cat", "logistic_planar", "shallow_planar", "deep_planar")
 
-pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 
 def run(cmd: list[str], cwd: Path, env: dict, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -75,6 +74,8 @@ def declared_outputs(copy: Path, env: dict) -> list[str]:
     return json.loads(run([sys.executable, "-c", script], copy, env).stdout)
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_every_declared_output_exists(repo_copy):
     copy, env = repo_copy
     outs = declared_outputs(copy, env)
@@ -92,6 +93,8 @@ def test_every_declared_output_exists(repo_copy):
     assert sorted(p.name for p in (copy / "data" / "planar").iterdir()) == expected
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_report_rows_carry_metrics_json(repo_copy):
     copy, _ = repo_copy
     md = (copy / "experiments" / "report" / "report.md").read_text()
@@ -108,6 +111,8 @@ def test_report_rows_carry_metrics_json(repo_copy):
     assert compare.TABLE_HEADER[0] in md and "data:image/png;base64," in page
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_second_repro_is_a_no_op_and_status_clean(repo_copy):
     copy, env = repo_copy
     assert "Running stage 'errors'" in env["FIRST_REPRO"]
@@ -117,6 +122,8 @@ def test_second_repro_is_a_no_op_and_status_clean(repo_copy):
     assert run([str(BIN / "dvc"), "status"], copy, env).stdout.strip() == "Data and pipelines are up to date."
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_rerun_gives_byte_identical_metrics(repo_copy):
     copy, env = repo_copy
     folder = copy / "experiments" / "shallow_planar"
@@ -127,6 +134,8 @@ def test_rerun_gives_byte_identical_metrics(repo_copy):
     assert status.strip() == "Data and pipelines are up to date."
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_dvc_metrics_plots_params_commands_work(repo_copy):
     copy, env = repo_copy
     metrics = run([str(BIN / "dvc"), "metrics", "show", "--json"], copy, env).stdout
@@ -138,3 +147,25 @@ def test_dvc_metrics_plots_params_commands_work(repo_copy):
     run([str(BIN / "dvc"), "params", "diff"], copy, env)
     run([str(BIN / "dvc"), "plots", "show", "-o", str(copy / "dvc_plots")], copy, env)
     assert (copy / "dvc_plots" / "index.html").is_file()
+
+
+def test_make_planar_writes_every_generated_set_byte_identical(tmp_path, monkeypatch):
+    """The planar stage's module alone (fast): each conf/data set with kind: generated lands in
+    <root>/data/planar/<name>.h5, holds exactly GENERATORS[name](**params), same bytes twice."""
+    from omegaconf import OmegaConf
+
+    from scratchnet.config import CONF_DIR
+    from scratchnet.data import GENERATORS, load_dataset
+    from scratchnet.stages import make_planar
+
+    monkeypatch.setenv("SCRATCHNET_ROOT", str(tmp_path))
+    names = make_planar.generated_sets()
+    assert {"planar", "noisy_moons", "noisy_circles", "blobs", "gaussian_quantiles"} <= set(names)
+    assert make_planar.main(["planar", "noisy_moons"]) == 0
+    first = {n: (tmp_path / "data" / "planar" / f"{n}.h5").read_bytes() for n in ("planar", "noisy_moons")}
+    assert make_planar.main(["planar", "noisy_moons"]) == 0
+    assert {n: (tmp_path / "data" / "planar" / f"{n}.h5").read_bytes() for n in first} == first
+    params = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "data" / "noisy_moons.yaml"))["params"]
+    stored = load_dataset(tmp_path / "data" / "planar" / "noisy_moons.h5")
+    assert stored.digest() == GENERATORS["noisy_moons"](**params).digest()
+    assert make_planar.main(["cat"]) == 1  # not a generated set
