@@ -545,3 +545,72 @@ def test_disk_full_while_writing_keeps_previous_outputs(tmp_path):
     assert_one_error_line(proc, f"cannot write the outputs to {tmp_path / 'experiments' / 'deep_cat'}",
                           "File too large")
     assert snapshot(tmp_path / "experiments") == before  # nothing half-written, no temp files
+
+
+# --- determinism ---------------------------------------------------------------------------------
+
+DETERMINISTIC_FILES = ("metrics.json", "model.npz", "cost.csv", "config.yaml")
+
+
+def _content(folder: Path, file: str) -> bytes:
+    """The file's bytes; config.yaml without its output_dir line (the one thing meant to differ)."""
+    data = (folder / file).read_bytes()
+    if file == "config.yaml":
+        data = b"".join(ln for ln in data.splitlines(keepends=True) if not ln.startswith(b"output_dir:"))
+    return data
+
+
+def _weights(folder: Path) -> dict[str, np.ndarray]:
+    with np.load(folder / "model.npz") as npz:
+        return {k: npz[k] for k in npz.files if npz[k].dtype.kind == "f"}
+
+
+@pytest.mark.slow
+def test_same_seed_same_bytes_across_runs_and_launchers(tmp_path):
+    """Two basic runs and joblib jobs of the same config and seed write the same results.
+
+    metrics.json holds no wall-clock field (fit_seconds lives in timing.json), so it is compared
+    whole. A joblib job with the machine's BLAS threads (n_jobs=1) is byte-identical to a basic run.
+    With n_jobs=2 each job gets cores // 2 BLAS threads (scratchnet.sweep.blas_threads), and
+    OpenBLAS sums some products in another order with fewer threads: metrics.json stays identical,
+    the costs and weights agree to ~1e-16 but not to the bit on a multi-core machine (xfail below).
+    """
+    with_cat_data(tmp_path)
+    common = ("tracking=none", "train.iterations=300")
+    folders = {}
+    for name in ("basic_a", "basic_b"):
+        folders[name] = tmp_path / name
+        proc = run_train(tmp_path, *common, f"output_dir={folders[name]}", experiment="deep_cat")
+        assert proc.returncode == 0, proc.stderr
+    for n_jobs, seeds in ((1, "1"), (2, "1,2")):
+        proc = run([*TRAIN, "-m", "experiment=deep_cat", f"paths.root={tmp_path}", *common, f"seed={seeds}",
+                    "hydra/launcher=joblib_local", f"hydra.launcher.n_jobs={n_jobs}",
+                    f"hydra.callbacks.sweep.name=det{n_jobs}"], timeout=300, cwd=tmp_path, env=env())
+        assert proc.returncode == 0, proc.stderr
+    sweeps = tmp_path / "experiments" / "sweeps"
+    folders["joblib_1job"] = sweeps / "det1" / "0"
+    two_jobs, other_seed = sweeps / "det2" / "0", sweeps / "det2" / "1"
+
+    reference = {f: _content(folders["basic_a"], f) for f in DETERMINISTIC_FILES}
+    assert b"fit_seconds" not in reference["metrics.json"]
+    for name, folder in folders.items():
+        for file in DETERMINISTIC_FILES:
+            assert _content(folder, file) == reference[file], f"{name}/{file} differs from basic_a/{file}"
+    # the comparison can tell runs apart: seed 2 draws other weights
+    assert _content(other_seed, "model.npz") != reference["model.npz"]
+    assert b"seed: 2" in _content(other_seed, "config.yaml")
+    # two parallel jobs, one BLAS thread each
+    for file in ("metrics.json", "config.yaml"):
+        assert _content(two_jobs, file) == reference[file], f"n_jobs=2: {file} differs"
+    costs = [np.loadtxt(folder / "cost.csv", delimiter=",", skiprows=1) for folder in (two_jobs, folders["basic_a"])]
+    np.testing.assert_allclose(costs[0], costs[1], rtol=1e-13, atol=0)
+    ours, theirs = _weights(folders["basic_a"]), _weights(two_jobs)
+    for key in ours:
+        np.testing.assert_allclose(theirs[key], ours[key], rtol=0, atol=1e-12, err_msg=key)
+    if _content(two_jobs, "model.npz") != reference["model.npz"]:
+        from threadpoolctl import threadpool_info
+
+        threads = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+        largest = max(float(np.abs(theirs[k] - ours[k]).max()) for k in ours)
+        pytest.xfail(f"model.npz of a 1-BLAS-thread joblib job differs from the {threads}-thread basic run "
+                     f"by at most {largest:.1e} per weight (OpenBLAS reduction order)")
