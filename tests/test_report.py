@@ -101,6 +101,18 @@ def test_figures_written_and_embedded(experiments, tmp_path):
     assert "(boundary_noisy_moons.png)" in md
 
 
+def test_ties_and_labels(experiments, tmp_path):
+    folder = make_run(experiments, "exp", [12288, 20, 7, 5, 1], "cat", "unused", 0.0075, 2500,
+                      0.9856459330143541, 0.8, 0.0884)
+    text = (folder / "config.yaml").read_text().replace("name: exp", "name: default")
+    write_text(folder / "config.yaml", text)
+    compare.build(experiments, tmp_path / "report", tmp_path)
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert ("`deep_cat` (deep) scores best with 80.00% test accuracy, tied with `exp`, ahead of "
+            "`logistic_cat` 70.00% (+10.00 points).") in md
+    assert "| exp (default) | deep | [12288, 20, 7, 5, 1] |" in md
+
+
 def test_named_runs_only_and_clear_errors(experiments, tmp_path):
     result = compare.build(experiments, tmp_path / "r", tmp_path, names=["deep_cat", "logistic_cat"])
     assert set(result["runs"]) == {"deep_cat", "logistic_cat"}

@@ -45,6 +45,12 @@ class Run:
     costs: list[tuple[int, float]]  # cost.csv
 
     @property
+    def label(self) -> str:
+        """The folder name, plus the config's own name when they differ (the `exp` stage's run)."""
+        config_name = str(self.config.get("name", self.name))
+        return self.name if config_name == self.name else f"{self.name} ({config_name})"
+
+    @property
     def dataset(self) -> str:
         return str(self.config.data.name)
 
@@ -120,7 +126,7 @@ def _pct(x: float | None) -> str:
 
 def table_rows(runs: list[Run]) -> list[list[str]]:
     """The per-data-set table's rows; numbers formatted from metrics.json as the tests expect."""
-    return [[r.name, r.family, str(r.network.layer_dims), str(r.network.n_parameters),
+    return [[r.label, r.family, str(r.network.layer_dims), str(r.network.n_parameters),
              str(r.metrics.get("iterations", r.config.train.iterations)), f"{float(r.config.optimizer.lr):g}",
              f"{r.metrics['train']['cost']:.6f}", _pct(r.train_accuracy), _pct(r.test_accuracy),
              "-" if r.fit_seconds is None else f"{r.fit_seconds:.2f}", r.run_id or "-"]
@@ -144,10 +150,13 @@ def summary(dataset: str, runs: list[Run]) -> str:
     best = ranked[0]
     value, split = score(best)
     text = f"On **{dataset}**, `{best.name}` ({best.family}) scores best with {_pct(value)} {split} accuracy"
-    if len(ranked) > 1:
-        others = ", ".join(f"`{r.name}` {_pct(score(r)[0])} ({100 * (value - score(r)[0]):+.2f} points)"
-                           for r in ranked[1:])
-        text += f", ahead of {others}"
+    tied = [r for r in ranked[1:] if score(r)[0] == value]
+    behind = [r for r in ranked[1:] if score(r)[0] != value]
+    if tied:
+        text += ", tied with " + ", ".join(f"`{r.name}`" for r in tied)
+    if behind:
+        text += ", ahead of " + ", ".join(f"`{r.name}` {_pct(score(r)[0])} ({100 * (value - score(r)[0]):+.2f} points)"
+                                          for r in behind)
     text += "."
     if split == "train":
         text += " This set has no test split: the numbers measure fit, not generalisation."
