@@ -66,6 +66,8 @@ class Outcome:
 
 @dataclass
 class Case:
+    """One row of a table: a callable to time and what its rounds measured."""
+
     key: str
     label: str
     run: Callable[[], Outcome | None]
@@ -88,6 +90,7 @@ class Case:
 
 def scratchnet_case(X, Y, dims, act, init, seed, optimizer, iterations, path, dtype,
                     batch_size=None, record_every=100) -> Callable[[], Outcome]:
+    """The core: Network.initialise + fit on the given path (forced, so float32 can take row_space)."""
     from scratchnet.nn import Network, fit, make_optimizer
 
     name, kwargs = optimizer
@@ -104,6 +107,7 @@ def scratchnet_case(X, Y, dims, act, init, seed, optimizer, iterations, path, dt
 
 
 def reference_case(X, Y, iterations, record_every=100) -> Callable[[], Outcome]:
+    """The course-style baseline, reference.L_layer_model, on the 4-layer cat run."""
     from scratchnet import reference
 
     def run() -> Outcome:
