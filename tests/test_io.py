@@ -37,3 +37,13 @@ def test_failed_write_keeps_previous_file(tmp_path):
             raise RuntimeError("interrupted mid-write")
     assert target.read_text() == '{\n  "a": 1\n}\n'
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+def test_written_files_get_umask_permissions(tmp_path):
+    import os
+    import stat
+
+    write_json(tmp_path / "m.json", {})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "m.json").stat().st_mode) == 0o666 & ~umask
