@@ -96,6 +96,8 @@ def test_gallery_lists_exactly_the_misclassified(tmp_path):
     C = analysis.confusion()
     np.testing.assert_array_equal(C, [[3, 1], [1, 3]])
     assert analysis.scores() == {"accuracy": 0.75, "precision": 0.75, "recall": 0.75, "f1": 0.75}
+    assert errors.explain(analysis, analysis.measure_bins())[0] == (
+        "Of the 2 errors, 1 are non-cat images taken for cats and 1 are cats missed (precision 0.75, recall 0.75).")
     bins = analysis.measure_bins(n_bins=4)
     bright = [b for b in bins if b["measure"] == "brightness"]
     # sorted greys: 5(#5 wrong) 10 | 30 120 | 200(#2 wrong) 220 | 240 250

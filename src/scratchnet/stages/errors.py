@@ -304,7 +304,9 @@ def explain(analysis: ErrorAnalysis, bins: list[dict]) -> list[str]:
     if not n_wrong:
         return ["The model classifies every test image correctly: there is nothing to explain."]
     overall = n_wrong / m
-    lines = []
+    (_, fp), (fn, _) = analysis.confusion()
+    lines = [f"Of the {n_wrong} errors, {fp} are non-cat images taken for cats and {fn} are cats missed "
+             f"(precision {analysis.scores()['precision']:.2f}, recall {analysis.scores()['recall']:.2f})."]
     summary = {r["measure"]: r for r in analysis.measure_summary()}
     for name in analysis.measures:
         rows = [b for b in bins if b["measure"] == name]
