@@ -81,7 +81,7 @@ def start(cmd: list[str], port: int, log: Path, health: str = "/health",
                 f"its log:\n{server.log_tail()}")
 
 
-def stop(server: Server, grace: float = 10.0) -> None:
+def stop(server: Server, grace: float = 5.0) -> None:
     """SIGTERM the server's process group, wait `grace` seconds, then SIGKILL it."""
     pid = server.process.pid
     if server.process.poll() is None:
