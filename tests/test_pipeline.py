@@ -96,10 +96,13 @@ def test_every_declared_output_exists(repo_copy):
 @pytest.mark.slow
 @pytest.mark.e2e
 def test_report_rows_carry_metrics_json(repo_copy):
-    copy, _ = repo_copy
+    copy, env = repo_copy
     md = (copy / "experiments" / "report" / "report.md").read_text()
     page = (copy / "experiments" / "report" / "report.html").read_text()
-    for name in SIX:
+    runs = [o.split("/")[1] for o in declared_outputs(copy, env)
+            if re.fullmatch(r"experiments/[^/]+/metrics.json", o) and o.split("/")[1] not in ("errors", "exp")]
+    assert set(SIX) <= set(runs) and "shallow_noisy_moons" in runs
+    for name in runs:
         metrics = json.loads((copy / "experiments" / name / "metrics.json").read_text())
         test = metrics["test"]["accuracy"]
         cells = (f"| {metrics['iterations']} | ", f"| {metrics['train']['cost']:.6f} | "
