@@ -30,7 +30,6 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from hydra.core.utils import JobReturn, JobStatus
@@ -560,7 +559,10 @@ def _network_and_data(record: JobRecord, client):
     from scratchnet.io import load_model
 
     p = record.params
-    data_cfg = SimpleNamespace(name=p.get("data.name"), kind=p.get("data.kind"), path=p.get("data.path"))
+    # the job's data config back from its flattened params (data.name, data.params.seed, ...)
+    data_cfg = OmegaConf.from_dotlist([f"{k.removeprefix('data.')}={v}" for k, v in p.items()
+                                       if k.startswith("data.")])
+    data_cfg.setdefault("params", {})
     with tempfile.TemporaryDirectory() as tmp:
         local = client.download_artifacts(record.run_id, "model", tmp)
         npz = next(Path(local).glob("*.npz"))
