@@ -331,13 +331,23 @@ BAD_CONFIG = {
     "tracking.kind=cloud": "config key tracking.kind = 'cloud': expected one of local, server, none",
     "tracking.db=null": "config key tracking.db = None: expected the SQLite file",
     "+train.momentum=0.9": "config key train.momentum = 0.9: expected a known key",
+    "train.lr_schedule=cosine": "config key train.lr_schedule = 'cosine': expected one of constant, inverse_time",
+    "train.decay_rate=0": "config key train.decay_rate = 0.0: expected a number > 0",
+    "train.decay_interval=0": "config key train.decay_interval = 0: expected a number >= 1",
+    "optimizer.beta=0.9": "config key optimizer.beta = 0.9: expected null for optimizer gd, which takes lr",
+    "optimizer=momentum optimizer.beta=-0.1": "config key optimizer.beta = -0.1: expected a decay rate in [0, 1)",
+    "optimizer=adam optimizer.beta1=1.0": "config key optimizer.beta1 = 1.0: expected a decay rate in [0, 1)",
+    "optimizer=adam optimizer.epsilon=0": "config key optimizer.epsilon = 0.0: expected a number > 0",
+    "data=planar data.name=spiral": "config key data.name = 'spiral': expected one of planar,",
+    "data=planar +data.params.petals=5": "config key data.params.petals = 'petals': expected one of m, a, seed",
+    "tracking=server tracking.uri=null": "config key tracking.uri = None: expected the server's URI",
 }
 
 
 @pytest.mark.parametrize("override", list(BAD_CONFIG))
 def test_invalid_config_value(override, tmp_path):
     with_cat_data(tmp_path)
-    proc = run_train(tmp_path, override)
+    proc = run_train(tmp_path, *override.split())
     assert_one_error_line(proc, BAD_CONFIG[override])
     assert len(proc.stderr.splitlines()) == 1, proc.stderr  # validated before anything else runs
     assert_nothing_written(tmp_path)
