@@ -310,6 +310,7 @@ def print_blas(meta: dict) -> None:
 
 
 def cat_section(ds, iterations: int, repeats: int, torch) -> dict:
+    """The 4-layer cat run by every implementation, and the bare GEMM of each path's matmuls."""
     X, Y = ds.X_train, ds.Y_train
     gd = ("gd", {"lr": CAT_LR})
     args = (X, Y, CAT_DIMS, "relu", "course_deep", CAT_SEED, gd, iterations)
@@ -342,6 +343,7 @@ def cat_section(ds, iterations: int, repeats: int, torch) -> dict:
 
 
 def planar_section(iterations: int, epochs: int, repeats: int) -> dict:
+    """The Python-overhead-bound runs on the flower (2, 400), each beside the bare GEMM of its matmuls."""
     from scratchnet.data import make_flower
     from scratchnet.nn import OPTIMIZERS
 
