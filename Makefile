@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 data: venv
-	$(BIN)/dvc pull
+	$(BIN)/dvc pull data.dvc  # only the raw data: pipeline outputs are rebuilt, never pulled
 
 all: venv data
 	$(BIN)/dvc repro
