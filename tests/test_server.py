@@ -104,7 +104,7 @@ def test_training_run_arrives_complete(deep_cat, client, server):
             "model", "pyfunc"} <= listed
     got = Path(client.download_artifacts(run["run_id"], "model.npz", str(root / "download")))
     assert got.read_bytes() == (out / "model.npz").read_bytes()
-    stored = list((server.log.parent / "artifacts").rglob("model.npz"))
+    stored = [p for p in (server.log.parent / "artifacts").rglob("model.npz") if run["run_id"] in p.parts]
     assert len(stored) == 3  # model.npz, model/model.npz, pyfunc/artifacts/model.npz: no duplicates
     assert len(client.search_runs([r.info.experiment_id])) == 1  # one run per command
 
