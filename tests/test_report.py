@@ -108,9 +108,15 @@ def test_ties_and_labels(experiments, tmp_path):
     write_text(folder / "config.yaml", text)
     compare.build(experiments, tmp_path / "report", tmp_path)
     md = (tmp_path / "report" / "report.md").read_text()
-    assert ("`deep_cat` (deep) scores best with 80.00% test accuracy, tied with `exp`, ahead of "
-            "`logistic_cat` 70.00% (+10.00 points).") in md
-    assert "| exp (default) | deep | [12288, 20, 7, 5, 1] |" in md
+    assert ("`deep_cat` (deep) scores best with 80.00% test accuracy, tied with `exp` (the `dvc exp` scratch "
+            "run), ahead of `logistic_cat` 70.00% (+10.00 points).") in md
+    assert "| exp (`dvc exp` scratch run: default) | deep | [12288, 20, 7, 5, 1] |" in md
+    # another folder whose config has another name: both names, no scratch-run label
+    folder.rename(experiments / "deep_cat_copy")
+    compare.build(experiments, tmp_path / "report", tmp_path)
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "tied with `deep_cat_copy`, ahead of" in md
+    assert "| deep_cat_copy (default) | deep |" in md and "scratch" not in md
 
 
 def test_named_runs_only_and_clear_errors(experiments, tmp_path):
@@ -144,3 +150,154 @@ def test_document_markdown_and_html(tmp_path):
     assert '<td class="num">1.5</td>' in page
     assert f'src="data:image/png;base64,{base64.b64encode(png.read_bytes()).decode()}"' in page
     np.testing.assert_equal(page.count("<figure>"), 1)
+
+
+# --- course 2's studies section --------------------------------------------------------------------
+
+INIT_RUNS = {  # name: (initializer, train, test, cost at iteration 0, final cost)
+    "init_zeros": ("zeros", 0.5, 0.5, 0.6931471805599453, 0.6931471805599453),
+    "init_large_random": ("large_random", 0.83, 0.86, 1773.6, 0.38106),
+    "init_he": ("he", 0.9933333333333333, 0.96, 0.883, 0.06481),
+}
+
+
+@pytest.fixture
+def with_init_study(experiments: Path, tmp_path: Path) -> Path:
+    """The initialisation study's three runs beside the course-1 runs, on the real circles set;
+    init_zeros holds a zero-initialised (so symmetric) model, the others He weights."""
+    circles = tmp_path / "data" / "circles.h5"
+    save_dataset(GENERATORS["circles"](), circles)
+    for name, (init, train, test, start, end) in INIT_RUNS.items():
+        folder = make_run(experiments, name, [2, 10, 5, 1], "circles", str(circles), 0.01, 15000, train, test, end,
+                          run_id=f"run-{name}")
+        save_model(Network.initialise([2, 10, 5, 1], "relu", initializer="zeros" if init == "zeros" else "he",
+                                      rng=3), folder / "model.npz")
+        write_text(folder / "config.yaml", (folder / "config.yaml").read_text()
+                   + f"model:\n  hidden: [10, 5]\n  hidden_activation: relu\n  initializer: {init}\n"
+                   "  keep_prob: null\nseed: 3\n")
+        write_text(folder / "cost.csv", f"iteration,cost\n0,{start!r}\n1000,{(start + end) / 2!r}\n15000,{end!r}\n")
+    return experiments
+
+
+def test_study_table_holds_metrics_json_and_the_course_numbers(with_init_study, tmp_path):
+    out = tmp_path / "report"
+    result = compare.build(with_init_study, out, tmp_path)
+    md = (out / "report.md").read_text()
+    assert "## Improving deep networks: the course's three studies" in md
+    assert "### Initialisation (circles): the initialiser" in md
+    assert ("Shared by the runs: layer dims [2, 10, 5, 1], data.name=circles, model.hidden_activation=relu, "
+            "optimizer.name=gd, optimizer.lr=0.01, train.iterations=15000, seed=3.") in md
+    assert ("| init_zeros | model.initializer=zeros | 91 | 15000 | 0.693147 | 50.00% | 50.00% | 50% | 50% | ✓ "
+            "| run-init_zeros |") in md
+    assert ("| init_large_random | model.initializer=large_random | 91 | 15000 | 0.381060 | 83.00% | 86.00% "
+            "| 83% | 86% | ✓ | run-init_large_random |") in md
+    assert ("| init_he | model.initializer=he | 91 | 15000 | 0.064810 | 99.33% | 96.00% | 99.33% | 96% | ✓ "
+            "| run-init_he |") in md
+    assert result["studies"] == {"init": {
+        "init_zeros": {"train_accuracy": 0.5, "test_accuracy": 0.5, "course_train": "50", "course_test": "50",
+                       "matches": True},
+        "init_large_random": {"train_accuracy": 0.83, "test_accuracy": 0.86, "course_train": "83",
+                              "course_test": "86", "matches": True},
+        "init_he": {"train_accuracy": 0.9933333333333333, "test_accuracy": 0.96, "course_train": "99.33",
+                    "course_test": "96", "matches": True}}}
+    # study runs are not architecture runs: no per-data-set table for circles
+    assert "## Data set: circles" not in md and set(result["runs"]) == {"logistic_cat", "deep_cat",
+                                                                         "logistic_moons", "shallow_moons"}
+
+    # a run off the course: the mark says which split and by how much, computed from metrics.json
+    metrics = json.loads((with_init_study / "init_he" / "metrics.json").read_text())
+    metrics["train"]["accuracy"], metrics["test"]["accuracy"] = 0.99, 0.97
+    write_json(with_init_study / "init_he" / "metrics.json", metrics)
+    result = compare.build(with_init_study, out, tmp_path)
+    md = (out / "report.md").read_text()
+    assert ("| init_he | model.initializer=he | 91 | 15000 | 0.064810 | 99.00% | 97.00% | 99.33% | 96% "
+            "| ✗ (train -0.33 points, test +1.00 points) | run-init_he |") in md
+    assert result["studies"]["init"]["init_he"]["matches"] is False
+    assert result["studies"]["init"]["init_zeros"]["matches"] is True
+
+
+def test_study_sentence_figures_and_html(with_init_study, tmp_path):
+    out = tmp_path / "report"
+    compare.build(with_init_study, out, tmp_path)
+    md = (out / "report.md").read_text()
+    assert ("`init_he` scores best with 96.00% test accuracy, ahead of `init_large_random` (86.00%) by 10.00 "
+            "points, `init_zeros` (50.00%) by 46.00 points. `init_zeros` ends with every hidden layer's units "
+            "still identical: the symmetry never breaks, so it stays at 50.00% / 50.00%, no better than always "
+            "guessing the larger class (50.00%). `init_large_random` starts at cost 1774, 2009 times `init_he`'s "
+            "0.883: its large weights saturate the output; after 15000 iterations its cost is 0.3811 against "
+            "0.06481, with 83.00% / 86.00%.") in md
+    # a He model (units differ) at the same numbers is not called symmetric
+    save_model(Network.initialise([2, 10, 5, 1], "relu", initializer="he", rng=3),
+               with_init_study / "init_zeros" / "model.npz")
+    compare.build(with_init_study, out, tmp_path)
+    assert "symmetry" not in (out / "report.md").read_text()
+    assert {"study_init_boundaries.png", "study_init_cost.png"} <= {p.name for p in out.glob("*.png")}
+    page = (out / "report.html").read_text()
+    assert "<td>init_he</td>" in page and "<td>✓</td>" in page
+    for png in ("study_init_boundaries.png", "study_init_cost.png"):
+        assert base64.b64encode((out / png).read_bytes()).decode() in page
+    assert "<script" not in page and "<link" not in page and "http" not in page
+
+
+def test_studies_named_explicitly_must_be_there(experiments, with_init_study, tmp_path):
+    with pytest.raises(compare.CompareError, match=r"reg_none: expected a run's outputs, missing metrics.json"):
+        compare.build(experiments, tmp_path / "r", tmp_path, studies=["reg"])
+    with pytest.raises(compare.CompareError, match=r"--studies nope: expected study names among init, reg, opt"):
+        compare.build(experiments, tmp_path / "r", tmp_path, studies=["nope"])
+    assert "studies" not in compare.build(experiments, tmp_path / "r", tmp_path, studies=[])
+
+
+@pytest.mark.parametrize("accuracy, expected, match", [
+    (0.9933333333333333, "99.33", True), (0.99335, "99.33", True), (0.9934, "99.33", False),
+    (0.915, "91.5", True), (0.9155, "91.5", True), (0.916, "91.5", False),
+    (0.83, "83", True), (0.835, "83", True), (0.8351, "83", False), (0.8249, "83", False),
+    (0.9478672985781991, "94.79", True), (0.7966666666666666, "79.67", True),
+    (None, None, True), (0.5, None, False), (None, "50", False),
+])
+def test_match_at_the_digits_the_course_shows(accuracy, expected, match):
+    from scratchnet.studies import matches
+
+    assert matches(accuracy, expected) is match
+
+
+def test_regularisation_and_optimisation_sentences():
+    """The reg and opt clauses from made-up numbers (the course's), with configs as train.py writes them."""
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    from scratchnet.studies import STUDIES, match_mark, sentence
+
+    def run(name, train, test, costs, final, iterations, lambd=0.0, keep=None, batch=None, lr=0.3, compat=False):
+        config = OmegaConf.create({"name": name, "model": {"keep_prob": keep}, "optimizer": {"lr": lr},
+                                   "train": {"iterations": iterations, "lambd": lambd, "batch_size": batch,
+                                             "course_compat": compat}})
+        metrics = {"train": {"accuracy": train, "cost": final}, "test": {"accuracy": test}, "iterations": iterations}
+        network = Network.initialise([2, 3, 1], "relu", initializer="he", rng=1)
+        return SimpleNamespace(name=name, train_accuracy=train, test_accuracy=test, costs=costs, config=config,
+                               network=network, metrics=metrics)
+
+    reg = [run("reg_none", 0.9478672985781991, 0.915, [(0, 0.65), (29999, 0.12)], 0.125, 30000),
+           run("reg_l2", 0.9383886255924171, 0.93, [(0, 0.69), (29999, 0.27)], 0.268, 30000, lambd=0.7),
+           run("reg_dropout", 0.9289099526066351, 0.95, [(0, 0.65), (29999, 0.0605)], 0.658, 30000, keep=0.86,
+               compat=True)]
+    assert sentence(STUDIES["reg"], reg, 0.5) == (
+        "`reg_dropout` scores best with 95.00% test accuracy, ahead of `reg_l2` (93.00%) by 2.00 points, "
+        "`reg_none` (91.50%) by 3.50 points. Without regularisation `reg_none` fits the training set to 94.79% "
+        "but scores 91.50% on test (3.29 points lower: it overfits); `reg_l2` gives up 0.95 points on train and "
+        "gains 1.50 on test and `reg_dropout` gives up 1.90 points on train and gains 3.50 on test. "
+        "`reg_dropout`'s cost under its dropout mask ends at 0.0605, the full network's (no dropout, as it "
+        "predicts) at 0.658: with course_compat it trained with the course's one fixed mask.")
+    opt = [run("opt_gd", 0.7966666666666666, None, [(0, 0.70), (9999, 0.43)], 0.4332, 10000, batch=64, lr=0.0007),
+           run("opt_momentum", 0.7966666666666666, None, [(0, 0.70), (9999, 0.43)], 0.4336, 10000, batch=64,
+               lr=0.0007),
+           run("opt_adam", 0.94, None, [(0, 0.70), (9999, 0.13)], 0.1287, 10000, batch=64, lr=0.0007)]
+    assert sentence(STUDIES["opt"], opt, 0.5) == (
+        "`opt_adam` scores best with 94.00% train accuracy, ahead of `opt_gd` and `opt_momentum` (both 79.67%) by "
+        "14.33 points. Final cost after 10000 epochs at lr 0.0007: `opt_adam` 0.1287, `opt_gd` 0.4332 (3.4 times), "
+        "`opt_momentum` 0.4336 (3.4 times).")
+    # no test split on either side matches; the course's number with ours off by a point does not
+    assert match_mark(opt[2], STUDIES["opt"].runs[2][1]) == "✓"
+    assert match_mark(opt[0], STUDIES["opt"].runs[1][1]) == "✓"
+    opt[0].train_accuracy = 0.8066666666666666
+    assert match_mark(opt[0], STUDIES["opt"].runs[0][1]) == "✗ (train +1.00 points)"

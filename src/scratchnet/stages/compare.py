@@ -1,12 +1,15 @@
-"""DVC stage `compare`: logistic vs shallow vs deep, from every run's outputs, into experiments/report/.
+"""DVC stage `compare`: logistic vs shallow vs deep, and course 2's three studies, into experiments/report/.
 
-`python -m scratchnet.stages.compare [--experiments experiments] [--out experiments/report]`
+`python -m scratchnet.stages.compare [names ...] [--studies init reg opt] [--experiments experiments]
+[--out experiments/report]`
 
 A run is any experiments/<name>/ holding metrics.json, config.yaml and model.npz (what
 `python -m scratchnet.train` writes). Per data set the report has a table (model, layer dims,
 parameter count, iterations, learning rate, final cost, train and test accuracy, fit seconds,
 MLflow run id), the cost curves overlaid, the decision boundaries of logistic vs shallow for 2-D
-sets, and a generated summary. report.md links the PNGs beside it; report.html embeds them.
+sets, and a generated summary. Then a section on course 2's studies (scratchnet.studies): per
+study a table with the course's numbers beside ours, a decision-boundary grid, the cost curves and
+a generated sentence. report.md links the PNGs beside it; report.html embeds them.
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ from omegaconf import DictConfig, OmegaConf
 from scratchnet.io import ModelFileError, load_model, write_json
 from scratchnet.nn import Network
 from scratchnet.report import Document
+from scratchnet.studies import STUDIES, Study
+from scratchnet.studies import section as study_section
 
 FAMILIES = ("logistic", "shallow", "deep")  # by the number of hidden layers: 0, 1, 2+
 RUN_FILES = ("metrics.json", "config.yaml", "model.npz")
 LOG_SCALE_RATIO = 10  # cost axis in log scale when the costs shown span more than this factor
+SCRATCH_RUN = "exp"  # the `exp` stage's folder: whatever `dvc exp run -S ...` last trained
 
 
 class CompareError(Exception):
@@ -46,9 +52,17 @@ class Run:
 
     @property
     def label(self) -> str:
-        """The folder name, plus the config's own name when they differ (the `exp` stage's run)."""
+        """The folder name, plus the config's own name when they differ; the `exp` stage's run says
+        that it is the `dvc exp` scratch run."""
         config_name = str(self.config.get("name", self.name))
+        if self.name == SCRATCH_RUN:
+            return f"{self.name} (`dvc exp` scratch run: {config_name})"
         return self.name if config_name == self.name else f"{self.name} ({config_name})"
+
+    @property
+    def mention(self) -> str:
+        """How the summary names the run."""
+        return f"`{self.name}` (the `dvc exp` scratch run)" if self.name == SCRATCH_RUN else f"`{self.name}`"
 
     @property
     def dataset(self) -> str:
@@ -100,19 +114,29 @@ def load_run(folder: Path) -> Run:
     return Run(folder.name, folder, config, metrics, fit_seconds, run_id, network, costs)
 
 
+def _check_folders(folders: list[Path]) -> None:
+    for p in folders:
+        missing = [f for f in RUN_FILES if not (p / f).is_file()]
+        if missing:
+            raise CompareError(f"{p}: expected a run's outputs, missing {', '.join(missing)}; "
+                               f"run `dvc repro train@{p.name}` first")
+
+
+def _is_run(folder: Path) -> bool:
+    return all((folder / f).is_file() for f in RUN_FILES)
+
+
 def find_runs(experiments: Path, names: list[str] | None = None) -> list[Run]:
-    """The runs `names` (default: every experiments/<name>/ holding a run's files), sorted by data
-    set, family, then name. The DVC stage passes the names so the report covers its deps only."""
+    """The runs `names` (default: every experiments/<name>/ holding a run's files, except the study
+    runs, which have their own section), sorted by data set, family, then name. The DVC stage passes
+    the names so the report covers its deps only."""
     if names:
         folders = [experiments / n for n in names]
-        for p in folders:
-            missing = [f for f in RUN_FILES if not (p / f).is_file()]
-            if missing:
-                raise CompareError(f"{p}: expected a run's outputs, missing {', '.join(missing)}; "
-                                   f"run `dvc repro train@{p.name}` first")
+        _check_folders(folders)
     else:
+        in_studies = {n for s in STUDIES.values() for n in s.names}
         folders = [p for p in sorted(experiments.iterdir()) if p.is_dir() and not p.name.startswith(".")
-                   and all((p / f).is_file() for f in RUN_FILES)] if experiments.is_dir() else []
+                   and p.name not in in_studies and _is_run(p)] if experiments.is_dir() else []
     if not folders:
         raise CompareError(f"no experiment in {experiments}: expected folders with "
                            f"{', '.join(RUN_FILES)}; run `dvc repro train` first")
@@ -149,13 +173,13 @@ def summary(dataset: str, runs: list[Run]) -> str:
     ranked = sorted(runs, key=lambda r: (-score(r)[0], FAMILIES.index(r.family), r.name))
     best = ranked[0]
     value, split = score(best)
-    text = f"On **{dataset}**, `{best.name}` ({best.family}) scores best with {_pct(value)} {split} accuracy"
+    text = f"On **{dataset}**, {best.mention} ({best.family}) scores best with {_pct(value)} {split} accuracy"
     tied = [r for r in ranked[1:] if score(r)[0] == value]
     behind = [r for r in ranked[1:] if score(r)[0] != value]
     if tied:
-        text += ", tied with " + ", ".join(f"`{r.name}`" for r in tied)
+        text += ", tied with " + ", ".join(r.mention for r in tied)
     if behind:
-        text += ", ahead of " + ", ".join(f"`{r.name}` {_pct(score(r)[0])} ({100 * (value - score(r)[0]):+.2f} points)"
+        text += ", ahead of " + ", ".join(f"{r.mention} {_pct(score(r)[0])} ({100 * (value - score(r)[0]):+.2f} points)"
                                           for r in behind)
     text += "."
     if split == "train":
@@ -210,9 +234,31 @@ def boundary_figure(dataset: str, runs: list[Run], root: Path, path: Path) -> Pa
     return path
 
 
-def build(experiments: Path, out: Path, root: Path, names: list[str] | None = None) -> dict:
-    """Write report.md, report.html, the figures and summary.json; returns the summary."""
+def find_studies(experiments: Path, keys: list[str] | None = None) -> list[tuple[Study, list[Run]]]:
+    """The studies `keys` with their runs (missing runs are an error), or by default every study
+    whose runs are all in `experiments`."""
+    if keys is None:
+        chosen = [s for s in STUDIES.values() if all(_is_run(experiments / n) for n in s.names)]
+    else:
+        unknown = [k for k in keys if k not in STUDIES]
+        if unknown:
+            raise CompareError(f"--studies {' '.join(unknown)}: expected study names among {', '.join(STUDIES)}")
+        chosen = [STUDIES[k] for k in keys]
+    result = []
+    for study in chosen:
+        folders = [experiments / n for n in study.names]
+        _check_folders(folders)
+        result.append((study, [load_run(p) for p in folders]))
+    return result
+
+
+def build(experiments: Path, out: Path, root: Path, names: list[str] | None = None,
+          studies: list[str] | None = None) -> dict:
+    """Write report.md, report.html, the figures and summary.json; returns the summary.
+    names: the architecture runs (default: every run not in a study); studies: the STUDIES keys
+    (default: every study whose runs are all there)."""
     runs = find_runs(experiments, names)
+    study_runs = find_studies(experiments, studies)
     datasets = sorted({r.dataset for r in runs})
     out.mkdir(parents=True, exist_ok=True)
     doc = Document("Logistic vs shallow vs deep: the architecture comparison")
@@ -235,6 +281,15 @@ def build(experiments: Path, out: Path, root: Path, names: list[str] | None = No
         best = max(group, key=lambda r: (score(r)[0], -FAMILIES.index(r.family)))
         result["winners"][d] = {"experiment": best.name, "family": best.family,
                                 "split": score(best)[1], "accuracy": score(best)[0]}
+    if study_runs:
+        doc.heading("Improving deep networks: the course's three studies")
+        doc.paragraph("Course 2's initialisation, regularisation and optimisation studies, each three runs "
+                      "that differ in one choice. Our accuracies come from each run's metrics.json; the "
+                      "course's are the percentages its notebooks print, and a run matches when ours "
+                      "rounds to the course's number at the digits the course shows (83 matches 82.5 to "
+                      "83.5, 99.33 matches 99.325 to 99.335), train and test both.")
+        result["studies"] = {study.key: study_section(doc, study, group, root, out)
+                             for study, group in study_runs}
     for r in runs:
         result["runs"][r.name] = {"dataset": r.dataset, "family": r.family, "layer_dims": r.network.layer_dims,
                                   "n_parameters": r.network.n_parameters, "train_accuracy": r.train_accuracy,
@@ -247,7 +302,9 @@ def build(experiments: Path, out: Path, root: Path, names: list[str] | None = No
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scratchnet.stages.compare",
                                      description="Compare every experiment into one report.")
-    parser.add_argument("names", nargs="*", help="experiment folders to compare (default: every one)")
+    parser.add_argument("names", nargs="*", help="experiment folders to compare (default: every one not in a study)")
+    parser.add_argument("--studies", nargs="*", choices=list(STUDIES), default=None,
+                        help="course 2 studies to report (default: those whose runs are all there)")
     parser.add_argument("--experiments", type=Path, default=Path("experiments"))
     parser.add_argument("--out", type=Path, default=Path("experiments/report"))
     args = parser.parse_args(argv)
@@ -255,12 +312,15 @@ def main(argv: list[str] | None = None) -> int:
     from scratchnet.data import DataError
 
     try:
-        result = build(args.experiments, args.out, Path(repo_root()), args.names)
+        result = build(args.experiments, args.out, Path(repo_root()), args.names, args.studies)
     except (CompareError, DataError) as e:
         print(f"compare: error: {e}", file=sys.stderr)
         return 1
     for d, w in result["winners"].items():
         print(f"compare: {d}: {w['experiment']} ({w['family']}) {100 * w['accuracy']:.2f}% {w['split']}")
+    for key, rows in result.get("studies", {}).items():
+        matched = sum(row["matches"] for row in rows.values())
+        print(f"compare: study {key}: {matched} of {len(rows)} runs match the course")
     print(f"compare: {len(result['runs'])} runs -> {args.out}/report.html")
     return 0
 
