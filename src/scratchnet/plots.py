@@ -46,6 +46,17 @@ def cost_curve_ax(ax, costs: Sequence[tuple[int, float]], title: str = "", label
         ax.set_title(title)
 
 
+LOG_SCALE_RATIO = 10  # cost axis in log scale when the costs shown span more than this factor
+
+
+def log_scale_if_wide(ax, histories: Sequence[Sequence[tuple[int, float]]]) -> None:
+    """Switch the cost axis to log scale when the positive costs drawn span more than LOG_SCALE_RATIO."""
+    values = [c for costs in histories for _, c in costs if c > 0]
+    if values and max(values) / min(values) > LOG_SCALE_RATIO:
+        ax.set_yscale("log")
+        ax.set_ylabel("cost (log scale)")
+
+
 def cost_curve(costs: Sequence[tuple[int, float]], path: str | os.PathLike, title: str = "") -> None:
     """The cost curve of one run written to `path` (PNG)."""
     fig = figure()

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from scratchnet.report import Document
     from scratchnet.stages.compare import Run
 
-LOG_SCALE_RATIO = 10  # cost axis in log scale when the costs shown span more than this factor
 LINE_STYLES = ("-", "--", ":", "-.")  # curves that coincide (gd and momentum) stay visible
 ZOOM_PAD = 0.1  # zoomed boundaries: this fraction of the data's range on every side
 SATURATED_START = 10  # a run starting at more than this times the winner's starting cost "starts saturated"
@@ -304,10 +303,7 @@ def cost_figure(study: Study, runs: list[Run], path: Path) -> Path:
         if r.costs:
             plots.cost_curve_ax(ax, r.costs, label=r.name)
             ax.lines[-1].set_linestyle(LINE_STYLES[k % len(LINE_STYLES)])
-    values = [c for r in runs for _, c in r.costs if c > 0]
-    if values and max(values) / min(values) > LOG_SCALE_RATIO:
-        ax.set_yscale("log")
-        ax.set_ylabel("cost (log scale)")
+    plots.log_scale_if_wide(ax, [r.costs for r in runs])
     if runs and runs[0].config.train.get("batch_size"):  # mini-batches: the cost is recorded per epoch
         ax.set_xlabel("epoch")
     ax.set_title(f"{study.title}: training cost")

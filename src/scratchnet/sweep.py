@@ -155,7 +155,7 @@ def _client(tracking_cfg: Any = None, uri: str | None = None):
     uri = uri or tracking.resolve_uri(tracking_cfg)
     if uri is None:
         raise SweepError("tracking is off (tracking=none): a sweep summary needs an MLflow store")
-    return tracking._connect(uri), uri
+    return tracking.connect(uri), uri
 
 
 class SweepCallback(Callback):

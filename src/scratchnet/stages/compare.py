@@ -31,7 +31,6 @@ from scratchnet.studies import section as study_section
 
 FAMILIES = ("logistic", "shallow", "deep")  # by the number of hidden layers: 0, 1, 2+
 RUN_FILES = ("metrics.json", "config.yaml", "model.npz")
-LOG_SCALE_RATIO = 10  # cost axis in log scale when the costs shown span more than this factor
 SCRATCH_RUN = "exp"  # the `exp` stage's folder: whatever `dvc exp run -S ...` last trained
 
 
@@ -205,10 +204,7 @@ def cost_figure(dataset: str, runs: list[Run], path: Path) -> Path:
     for r in runs:
         if r.costs:
             plots.cost_curve_ax(ax, r.costs, label=f"{r.name} ({r.family}, lr={float(r.config.optimizer.lr):g})")
-    values = [c for r in runs for _, c in r.costs if c > 0]
-    if values and max(values) / min(values) > LOG_SCALE_RATIO:
-        ax.set_yscale("log")
-        ax.set_ylabel("cost (log scale)")
+    plots.log_scale_if_wide(ax, [r.costs for r in runs])
     ax.set_title(f"{dataset}: training cost")
     ax.legend(fontsize=8)
     fig.tight_layout()
