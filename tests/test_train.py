@@ -403,3 +403,11 @@ def test_deep_cat_with_the_course_settings_gives_the_course_accuracies(tmp_path,
                  (tmp_path / "experiments" / "deep_cat" / "cost.csv").read_text().splitlines()[1:]))
     assert costs[0] == pytest.approx(0.771749, abs=1e-6) and costs[2400] == pytest.approx(0.092878, abs=1e-6)
     assert load_cat(data_root / "cat").digest() == load_data(cfg.data, tmp_path).digest()
+
+
+def test_run_name_keeps_model_overrides_and_drops_plumbing():
+    from scratchnet.train import run_name
+
+    overrides = ["experiment=deep_cat", "optimizer.lr=0.01", "paths.root=/tmp/x", "output_dir=/tmp/o",
+                 "tracking=none", "tracking.db=/tmp/m.db", "hydra.run.dir=/tmp/h", "+model.keep_prob=0.9"]
+    assert run_name("deep_cat", overrides) == "deep_cat optimizer.lr=0.01 +model.keep_prob=0.9"

@@ -26,7 +26,7 @@ from scratchnet import tracking
 from scratchnet.config import CONF_DIR, ConfigError, model_family, optimizer_kwargs, validate
 from scratchnet.data import DataError, Dataset
 from scratchnet.datasets import data_path, load_data
-from scratchnet.io import ModelFileError, save_model, write_json, write_text
+from scratchnet.io import UMASK, ModelFileError, save_model, write_json, write_text
 from scratchnet.nn import DivergenceError, FitResult, Network, fit, make_optimizer, make_schedule
 from scratchnet.progress import Progress
 from scratchnet.sweep import in_multirun, job_run_context
@@ -86,7 +86,9 @@ def make_lr_schedule(train_cfg):
 
 def run_name(name: str, overrides: list[str]) -> str:
     """The experiment name plus the overrides that change it: 'deep_cat optimizer.lr=0.01'."""
-    extra = [o for o in overrides if not o.startswith(("experiment=", "+experiment=", "output_dir="))]
+    # where outputs, data and runs go does not change the model: keep those out of the name
+    plumbing = ("experiment=", "+experiment=", "output_dir=", "paths.", "hydra.", "hydra/", "tracking")
+    extra = [o for o in overrides if not o.lstrip("+~").startswith(plumbing)]
     return " ".join([name, *extra])
 
 
@@ -141,7 +143,7 @@ def staged(output_dir: Path):
         staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".tmp", dir=output_dir.parent))
     except OSError as error:
         raise OutputError(output_dir, error) from None
-    staging.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700; the outputs are an ordinary folder
+    staging.chmod(0o777 & ~UMASK)  # mkdtemp makes it 0700; the outputs are an ordinary folder
     try:
         yield staging
         old = None
@@ -170,12 +172,6 @@ def check_output_dir(output_dir: Path) -> None:
         Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".check", dir=output_dir.parent)).rmdir()
     except OSError as error:
         raise OutputError(output_dir, error) from None
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 # One BLAS thread for every run: OpenBLAS sums some products in another order with more threads, so
