@@ -226,8 +226,10 @@ def validate(cfg: DictConfig) -> None:
     if data.kind == "generated":
         _one_of("data.name", data.name, tuple(GENERATORS))
         accepted = tuple(inspect.signature(GENERATORS[data.name]).parameters)
-        for key in data.params:
-            _one_of(f"data.params.{key}", key, accepted)
+        for key, value in data.params.items():
+            if key not in accepted:
+                raise ConfigError(f"data.params.{key}", value,
+                                  f"a parameter of the {data.name} generator, one of {', '.join(accepted)}")
     elif data.params:
         raise ConfigError("data.params", dict(data.params), f"no params for the {data.kind} set (files, not generated)")
 
