@@ -339,7 +339,8 @@ BAD_CONFIG = {
     "optimizer=adam optimizer.beta1=1.0": "config key optimizer.beta1 = 1.0: expected a decay rate in [0, 1)",
     "optimizer=adam optimizer.epsilon=0": "config key optimizer.epsilon = 0.0: expected a number > 0",
     "data=planar data.name=spiral": "config key data.name = 'spiral': expected one of planar,",
-    "data=planar +data.params.petals=5": "config key data.params.petals = 5: expected a parameter of the planar generator, one of m, a, seed",
+    "data=planar +data.params.petals=5": ("config key data.params.petals = 5: "
+                                          "expected a parameter of the planar generator, one of m, a, seed"),
     "tracking=server tracking.uri=null": "config key tracking.uri = None: expected the server's URI",
 }
 
