@@ -185,8 +185,8 @@ def test_bad_values_are_rejected_with_key_value_and_allowed_values(override, mes
 
 def test_generator_params_are_checked_against_the_generator():
     cfg = make_cfg("experiment=shallow_planar", "+data.params.noise=0.3")
-    with pytest.raises(ConfigError, match=r"config key data.params.noise = 0.3: expected a parameter of the planar generator, "
-                                          r"one of m, a, seed"):
+    expected = r"config key data.params.noise = 0.3: expected a parameter of the planar generator, one of m, a, seed"
+    with pytest.raises(ConfigError, match=expected):
         validate(cfg)
     with pytest.raises(ConfigError, match=r"data.name = 'spiral': expected one of planar, noisy_circles"):
         validate(make_cfg("data=planar", "data.name=spiral"))
