@@ -22,7 +22,7 @@ from scratchnet.data import GENERATORS, DataError, load_cat, save_dataset
 from scratchnet.datasets import load_data
 from scratchnet.io import load_model
 from scratchnet.progress import Progress
-from scratchnet.train import staged, train
+from scratchnet.train import portable_config, staged, train
 
 REPO = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -121,7 +121,9 @@ def test_shrunk_run_writes_every_output_and_records_it_in_mlflow(experiment, tmp
     costs = [(int(i), float(c)) for i, c in (row.split(",") for row in rows[1:])]
     assert [i for i, _ in costs] == recorded(iterations, every)
     assert all(np.isfinite(c) for _, c in costs) and costs[-1][1] < costs[0][1]
-    assert OmegaConf.to_container(OmegaConf.load(out / "config.yaml")) == OmegaConf.to_container(cfg, resolve=True)
+    saved = OmegaConf.to_container(OmegaConf.load(out / "config.yaml"))
+    assert saved == portable_config(cfg) and saved["paths"]["root"] == "."
+    assert saved["data"] == OmegaConf.to_container(cfg.data, resolve=True) | {"path": saved["data"]["path"]}
     assert all((out / p).read_bytes().startswith(PNG) for p in expected_files if p.endswith(".png"))
 
     # the MLflow run, read back from the SQLite store in tmp_path
@@ -411,3 +413,12 @@ def test_run_name_keeps_model_overrides_and_drops_plumbing():
     overrides = ["experiment=deep_cat", "optimizer.lr=0.01", "paths.root=/tmp/x", "output_dir=/tmp/o",
                  "tracking=none", "tracking.db=/tmp/m.db", "hydra.run.dir=/tmp/h", "+model.keep_prob=0.9"]
     assert run_name("deep_cat", overrides) == "deep_cat optimizer.lr=0.01 +model.keep_prob=0.9"
+
+
+def test_config_yaml_paths_are_relative_to_the_checkout():
+    cfg = OmegaConf.create({"paths": {"root": "/repo", "data": "/repo/data"}, "output_dir": "/repo/experiments/x",
+                            "data": {"path": "/repo/data/raw/cat"}, "elsewhere": "/other/file", "lr": 0.1,
+                            "hidden": [20, 7]})
+    assert portable_config(cfg) == {"paths": {"root": ".", "data": "data"}, "output_dir": "experiments/x",
+                                    "data": {"path": "data/raw/cat"}, "elsewhere": "/other/file", "lr": 0.1,
+                                    "hidden": [20, 7]}

@@ -121,13 +121,31 @@ def write_outputs(folder: Path, cfg: DictConfig, network: Network, ds: Dataset, 
     write_json(folder / "timing.json", {"fit_seconds": metrics["fit_seconds"]})
     write_text(folder / "cost.csv", "iteration,cost\n" + "".join(f"{i},{c!r}\n" for i, c in result.costs))
     save_model(network, folder / "model.npz")
-    write_text(folder / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    write_text(folder / "config.yaml", "# the composed config; paths are relative to paths.root, the checkout\n"
+               + OmegaConf.to_yaml(OmegaConf.create(portable_config(cfg))))
     title = f"{cfg.name}: lr={cfg.optimizer.lr:g}, layers {network.layer_dims}"
     plots.cost_curve(result.costs, folder / "plots" / "cost.png", title)
     if ds.n_features == 2:
         accuracy = metrics["train"]["accuracy"]
         plots.decision_boundary(network, ds.X_train, ds.Y_train, folder / "plots" / "decision_boundary.png",
                                 f"{cfg.name}: train accuracy {100 * accuracy:.2f}%")
+
+
+def portable_config(cfg: DictConfig) -> dict:
+    """The resolved config with every path under paths.root written relative to it (the root as "."),
+    so config.yaml is the same in every checkout of the repo."""
+    root = str(Path(cfg.paths.root))
+
+    def relative(node):
+        if isinstance(node, dict):
+            return {k: relative(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [relative(v) for v in node]
+        if isinstance(node, str) and (node == root or node.startswith(root + os.sep)):
+            return os.path.relpath(node, root)
+        return node
+
+    return relative(OmegaConf.to_container(cfg, resolve=True))
 
 
 @contextlib.contextmanager
