@@ -23,13 +23,14 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from scratchnet.config import MODEL_FAMILIES as FAMILIES
+from scratchnet.config import model_family
 from scratchnet.io import ModelFileError, load_model, write_json
 from scratchnet.nn import Network
 from scratchnet.report import Document
 from scratchnet.studies import STUDIES, Study
 from scratchnet.studies import section as study_section
 
-FAMILIES = ("logistic", "shallow", "deep")  # by the number of hidden layers: 0, 1, 2+
 RUN_FILES = ("metrics.json", "config.yaml", "model.npz")
 SCRATCH_RUN = "exp"  # the `exp` stage's folder: whatever `dvc exp run -S ...` last trained
 
@@ -69,7 +70,7 @@ class Run:
 
     @property
     def family(self) -> str:
-        return FAMILIES[min(len(self.network.layer_dims) - 2, 2)]
+        return model_family(self.network.layer_dims[1:-1])  # the hidden layers' sizes
 
     @property
     def test_accuracy(self) -> float | None:
