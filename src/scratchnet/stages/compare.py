@@ -45,7 +45,7 @@ class Run:
     folder: Path
     config: DictConfig  # config.yaml: the composed config of the run
     metrics: dict  # metrics.json
-    fit_seconds: float | None  # timing.json (or an older metrics.json)
+    fit_seconds: float | None  # timing.json (train writes it beside metrics.json)
     run_id: str | None  # run.json
     network: Network
     costs: list[tuple[int, float]]  # cost.csv
@@ -101,7 +101,7 @@ def load_run(folder: Path) -> Run:
         network = load_model(folder / "model.npz")
     except ModelFileError as e:
         raise CompareError(str(e)) from None
-    fit_seconds = metrics.get("fit_seconds")
+    fit_seconds = None
     if (folder / "timing.json").is_file():
         fit_seconds = json.loads((folder / "timing.json").read_text()).get("fit_seconds")
     run_id = None
