@@ -28,7 +28,7 @@ from scratchnet.config import model_family
 from scratchnet.io import ModelFileError, load_model, write_json
 from scratchnet.nn import Network
 from scratchnet.report import Document
-from scratchnet.studies import STUDIES, Study
+from scratchnet.studies import STUDIES, Study, score  # score: what the summaries rank by
 from scratchnet.studies import section as study_section
 
 RUN_FILES = ("metrics.json", "config.yaml", "model.npz")
@@ -159,13 +159,6 @@ def table_rows(runs: list[Run]) -> list[list[str]]:
 
 TABLE_HEADER = ["experiment", "model", "layer dims", "parameters", "iterations", "learning rate",
                 "final cost", "train accuracy", "test accuracy", "fit seconds", "MLflow run id"]
-
-
-def score(run: Run) -> tuple[float, str]:
-    """What the summary ranks by: test accuracy when the set has a test split, else train accuracy."""
-    if run.test_accuracy is not None:
-        return run.test_accuracy, "test"
-    return run.train_accuracy, "train"
 
 
 def summary(dataset: str, runs: list[Run]) -> str:
