@@ -203,13 +203,8 @@ def _store_lock(uri: str) -> Iterator[None]:
 
 
 def connect(uri: str):
-    """An MlflowClient bound to `uri`, for reading runs back (summaries, tests); same checks as a run:
-    a server must answer /health, a new SQLite store is created under the lock."""
-    return _connect(uri)
-
-
-def _connect(uri: str):
-    """An MlflowClient bound to `uri` (store created/migrated under the lock for SQLite)."""
+    """An MlflowClient bound to `uri`, for runs and for reading them back (summaries, tests): a
+    server must answer /health; a new SQLite store is created (migrated) under the lock."""
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"  # before mlflow is imported
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no tqdm bars in our logs
     if uri.startswith(("http://", "https://")):
@@ -253,7 +248,7 @@ def prepare_store(tracking_cfg: Any, experiments: Iterable[str]) -> dict[str, st
     uri = resolve_uri(tracking_cfg)
     if uri is None:
         return {}
-    client = _connect(uri)
+    client = connect(uri)
     return {name: _experiment_id(client, tracking_cfg, uri, name) for name in experiments}
 
 
@@ -423,7 +418,7 @@ class RunLog:
 def existing_run(tracking_uri: str, run_id: str) -> RunLog:
     """A RunLog for a run that already exists (e.g. to attach an analysis after training); its
     status is left as it is. Raises TrackingError when the store or the run cannot be reached."""
-    client = _connect(tracking_uri)
+    client = connect(tracking_uri)
     with _translated(f"looking up run {run_id}", tracking_uri):
         info = client.get_run(run_id).info
     return RunLog(client, run_id, info.experiment_id, tracking_uri)
@@ -480,7 +475,7 @@ def open_run(tracking_cfg: Any, *, experiment: str, run_name: str, params: Mappi
     if uri is None:
         yield RunLog()
         return
-    client = _connect(uri)
+    client = connect(uri)
     experiment_id = _experiment_id(client, tracking_cfg, uri, experiment)
     run_tags = {str(k): _text(v, MAX_TAG_VAL_LENGTH) for k, v in tags.items() if v is not None}
     run_tags |= provenance.provenance_tags(root)
