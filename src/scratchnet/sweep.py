@@ -263,9 +263,9 @@ class SweepCallback(Callback):
         if self._stack is None or self._ended:
             return
         try:
-            records = collect(self._parent._client, self._parent.run_id)
+            records = collect(self._parent.client, self._parent.run_id)
             records = _with_unrecorded(records, Path(str(config.hydra.sweep.dir)))
-            paths = write_summary(records, self.out_dir, self.name, self.figure, self._parent._client)
+            paths = write_summary(records, self.out_dir, self.name, self.figure, self._parent.client)
             for path in paths:
                 self._parent.log_artifact(path, "summary")
             failed = [r for r in records if r.status != "FINISHED"]

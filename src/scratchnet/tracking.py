@@ -292,6 +292,11 @@ class RunLog:
     def active(self) -> bool:
         return self._client is not None
 
+    @property
+    def client(self):
+        """The MlflowClient the run writes through (None for tracking=none), to read the store back."""
+        return self._client
+
     def _batch(self, what: str, *, metrics=(), params=(), tags=()) -> None:
         with _translated(f"{what} (run {self.run_id})", self.tracking_uri):
             self._client.log_batch(self.run_id, metrics=metrics, params=params, tags=tags)
