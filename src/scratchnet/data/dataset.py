@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,23 +111,16 @@ def read_h5(path: Path) -> tuple[dict[str, np.ndarray], dict[str, object]]:
 
 
 def save_dataset(ds: Dataset, path: Path) -> None:
-    """Write `ds` to HDF5 at `path` atomically: a temp file beside it, then os.replace."""
+    """Write `ds` to HDF5 at `path` atomically (scratchnet.io.atomic_path: a temp file, then one rename)."""
     import h5py
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            for key, array in ds._arrays().items():
-                f.create_dataset(key, data=array)
-            f.attrs["name"] = ds.name
-            f.attrs["classes"] = list(ds.classes)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from scratchnet.io import atomic_path  # lazy: keeps `import scratchnet.data` to NumPy
+
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        for key, array in ds._arrays().items():
+            f.create_dataset(key, data=array)
+        f.attrs["name"] = ds.name
+        f.attrs["classes"] = list(ds.classes)
 
 
 def load_dataset(path: Path) -> Dataset:
