@@ -297,8 +297,8 @@ class SweepCallback(Callback):
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         if str(OmegaConf.select(config, "hydra.mode")) != "RunMode.MULTIRUN":
             return
-        # train() pins BLAS to 1 thread while it fits (byte-identical results whatever the
-        # launcher); this cap bounds the rest of the job's process (plots, MLflow, numpy elsewhere)
+        # train() pins BLAS to 1 thread for its whole call, fit, plots and MLflow alike (byte-identical
+        # results whatever the launcher); this cap bounds what the job's process runs outside train()
         threads = blas_threads(_launcher_jobs(config))
         limit_threads(threads)
         os.environ[ENV_THREADS] = str(threads)
