@@ -65,7 +65,7 @@ class FitResult:
     learning_rates: list[tuple[int, float]] = field(default_factory=list)  # (epoch, lr) where it changed
 
 
-def choose_path(network: Network, X: np.ndarray, optimizer, batch_size: int | None, path: str) -> str:
+def choose_path(network: Network, X: np.ndarray, optimizer, path: str) -> str:
     """row_space where it is exact and cheaper: more features than examples, float64, a linear optimizer,
     no dropout on the first layer's output; otherwise plain."""
     if path not in PATHS:
@@ -124,7 +124,7 @@ def fit(
     m = X.shape[1]
     X = X.astype(network.dtype, copy=False)
     T = network.targets(Y)
-    chosen = choose_path(network, X, optimizer, batch_size, path)
+    chosen = choose_path(network, X, optimizer, path)
     dropout = any(layer.keep_prob < 1.0 for layer in network.layers)
     mini = batch_size is not None and batch_size < m
     if (dropout or mini) and rng is None and compat is None:
