@@ -28,10 +28,6 @@ class Dense:
     def gradients(self) -> dict[str, np.ndarray]:
         return {"W": self.dW, "b": self.db}
 
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.W.shape
-
     def forward(self, A_prev: np.ndarray, cols=None, rng=None) -> np.ndarray:
         """Z = W A_prev + b; A = g(Z). With rng and keep_prob < 1, drops units of A (inverted dropout)."""
         self.A_prev = A_prev  # (n_prev, m)
