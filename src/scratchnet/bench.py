@@ -345,7 +345,6 @@ def cat_section(ds, iterations: int, repeats: int, torch) -> dict:
 def planar_section(iterations: int, epochs: int, repeats: int) -> dict:
     """The Python-overhead-bound runs on the flower (2, 400), each beside the bare GEMM of its matmuls."""
     from scratchnet.data import make_flower
-    from scratchnet.nn import OPTIMIZERS
 
     ds = make_flower()
     X, Y = ds.X_train, ds.Y_train
@@ -356,16 +355,12 @@ def planar_section(iterations: int, epochs: int, repeats: int) -> dict:
                                   ("gd", {"lr": PLANAR_LR}), iterations, "plain", "float64"))]
     run, scale = gemm_case(_plain_products(X, PLANAR_DIMS, "float64", [m], rng), iterations, iterations)
     cases.append(Case("gemm_shallow_tanh", "bare GEMM, same matmuls", run, scale))
-    adam_skipped = None
-    if "adam" in OPTIMIZERS:
-        batches = [min(ADAM_BATCH, m - k) for k in range(0, m, ADAM_BATCH)]
-        cases.append(Case("adam", f"scratchnet adam {ADAM_DIMS}, batch {ADAM_BATCH}, {epochs} epochs",
-                          scratchnet_case(X, Y, ADAM_DIMS, "relu", "he", ADAM_SEED, ("adam", {"lr": ADAM_LR}),
-                                          epochs, "plain", "float64", batch_size=ADAM_BATCH)))
-        run, scale = gemm_case(_plain_products(X, ADAM_DIMS, "float64", batches, rng), epochs, epochs)
-        cases.append(Case("gemm_adam", "bare GEMM, same matmuls", run, scale))
-    else:
-        adam_skipped = "no 'adam' in scratchnet.nn.OPTIMIZERS yet"
+    batches = [min(ADAM_BATCH, m - k) for k in range(0, m, ADAM_BATCH)]
+    cases.append(Case("adam", f"scratchnet adam {ADAM_DIMS}, batch {ADAM_BATCH}, {epochs} epochs",
+                      scratchnet_case(X, Y, ADAM_DIMS, "relu", "he", ADAM_SEED, ("adam", {"lr": ADAM_LR}),
+                                      epochs, "plain", "float64", batch_size=ADAM_BATCH)))
+    run, scale = gemm_case(_plain_products(X, ADAM_DIMS, "float64", batches, rng), epochs, epochs)
+    cases.append(Case("gemm_adam", "bare GEMM, same matmuls", run, scale))
     run_rounds(cases, repeats)
     rows = []
     for c in cases:
@@ -376,7 +371,7 @@ def planar_section(iterations: int, epochs: int, repeats: int) -> dict:
         run_row["cpu_ratio_vs_gemm"] = run_row["cpu_median_s"] / gemm_row["cpu_median_s"]
     return {"shallow": {"dims": PLANAR_DIMS, "lr": PLANAR_LR, "iterations": iterations},
             "adam": {"dims": ADAM_DIMS, "lr": ADAM_LR, "batch_size": ADAM_BATCH, "epochs": epochs},
-            "rows": rows, "adam_skipped": adam_skipped}
+            "rows": rows}
 
 
 _MEMORY_SCRIPT = """
@@ -539,8 +534,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['label']:<52} {r['median_s']:>8.3f} {_fmt(r.get('ratio_vs_gemm'), '7.1f')} "
               f"{r['cpu_median_s']:>8.3f} {_fmt(r.get('cpu_ratio_vs_gemm'), '7.1f')} "
               f"{1e6 * r['cpu_median_s'] / steps:>8.1f} {_fmt(r['train_accuracy'], '7.2f', 100)}")
-    if planar["adam_skipped"]:
-        print(f"adam skipped: {planar['adam_skipped']}")
     if cat["torch_skipped"]:
         print(cat["torch_skipped"])
 
