@@ -44,8 +44,8 @@ def test_gradient_check_catches_a_wrong_backward(monkeypatch):
     layer = net.layers[0]
     real_backward = layer.backward
 
-    def off_by_two(dZ, need_input_grad, lambd=0.0, m=None):
-        out = real_backward(dZ, need_input_grad, lambd, m)
+    def off_by_two(dZ, need_input_grad, lambd=0.0):
+        out = real_backward(dZ, need_input_grad, lambd)
         layer.dW *= 2
         return out
 

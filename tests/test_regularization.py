@@ -118,9 +118,9 @@ def test_default_dropout_draws_new_masks_course_compat_reuses_one(football):
         layer = net.layers[0]
         real_backward = layer.backward
 
-        def spy(dZ, need_input_grad, lambd=0.0, m=None):
+        def spy(dZ, need_input_grad, lambd=0.0):
             seen.append(layer.mask.copy())
-            return real_backward(dZ, need_input_grad, lambd, m)
+            return real_backward(dZ, need_input_grad, lambd)
 
         layer.backward = spy
         fit(net, football.X_train, football.Y_train, optimizer=GradientDescent(0.3), iterations=3, rng=rng,
@@ -161,8 +161,8 @@ def test_gradcheck_command_passes_and_fails(capsys, monkeypatch):
 
     real = layers.Dense.backward
 
-    def off(self, dZ, need_input_grad, lambd=0.0, m=None):
-        out = real(self, dZ, need_input_grad, lambd, m)
+    def off(self, dZ, need_input_grad, lambd=0.0):
+        out = real(self, dZ, need_input_grad, lambd)
         self.db *= 1.5
         return out
 

@@ -47,12 +47,12 @@ class Dense:
         A = self._g.forward(self.Z) if self.mask is not None else self.A  # g(Z) before dropout
         return self._g.backward(dA, self.Z, A)
 
-    def backward(self, dZ: np.ndarray, need_input_grad: bool, lambd: float = 0.0, m: int | None = None):
+    def backward(self, dZ: np.ndarray, need_input_grad: bool, lambd: float = 0.0):
         """dW = dZ A_prev^T / m (+ lambd/m W); db = sum(dZ) / m; returns dA_prev = W^T dZ if asked.
 
-        m is the number of examples the cost averages over (the batch size); dZ is per example.
+        dZ (n, m) is per example, over the m examples of the last forward (the batch).
         """
-        m = dZ.shape[1] if m is None else m
+        m = dZ.shape[1]
         np.matmul(dZ, self.A_prev.T, out=self.dW)
         self.dW *= 1.0 / m
         if lambd:
@@ -123,9 +123,9 @@ class RowSpaceDense:
     def dZ(self, dA: np.ndarray) -> np.ndarray:
         return self._g.backward(dA, self.Z, self.A)
 
-    def backward(self, dZ: np.ndarray, need_input_grad: bool, lambd: float = 0.0, m: int | None = None):
+    def backward(self, dZ: np.ndarray, need_input_grad: bool, lambd: float = 0.0):
         """dC[:, cols] = dZ / m, so that dW = dC X^T; L2 adds lambd/m (C, alpha)."""
-        m = dZ.shape[1] if m is None else m
+        m = dZ.shape[1]
         if isinstance(self.cols, slice) and self.cols == slice(None):
             np.multiply(dZ, 1.0 / m, out=self.dC)
         else:
