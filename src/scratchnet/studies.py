@@ -154,7 +154,7 @@ def table_rows(study: Study, runs: list[Run]) -> list[list[str]]:
     for name, expected in study.runs:
         r = by_name[name]
         rows.append([r.name, shown[r.name] or "-", str(r.network.n_parameters),
-                     str(r.metrics.get("iterations", r.config.train.iterations)), f"{r.metrics['train']['cost']:.6f}",
+                     str(_iterations(r)), f"{_final_cost(r):.6f}",
                      _pct(r.train_accuracy), _pct(r.test_accuracy), f"{expected.train}%",
                      "-" if expected.test is None else f"{expected.test}%", match_mark(r, expected),
                      r.run_id or "-"])
