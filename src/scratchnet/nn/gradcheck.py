@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from scratchnet.nn.activations import HIDDEN_ACTIVATIONS
+from scratchnet.nn.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from scratchnet.nn.initializers import INITIALIZERS
 from scratchnet.nn.network import Network
 
@@ -103,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--layer-dims", type=int, nargs="+", default=[4, 5, 3, 1], metavar="N",
                    help="n_x n_1 ... n_L (default: 4 5 3 1); n_L > 1 means a softmax output with n_L classes")
     p.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="relu", help="hidden activation")
-    p.add_argument("--output", choices=("sigmoid", "softmax"), default=None,
+    p.add_argument("--output", choices=OUTPUT_ACTIVATIONS, default=None,
                    help="output activation (default: sigmoid if n_L == 1, else softmax)")
     p.add_argument("--initializer", choices=tuple(INITIALIZERS), default="xavier")
     p.add_argument("--lambd", type=float, default=None, help="L2 strength (default 0, or the experiment's)")
