@@ -212,31 +212,29 @@ def analyse(network: Network, X: np.ndarray, Y: np.ndarray) -> ErrorAnalysis:
 # --- figures ------------------------------------------------------------------------------------
 
 
-def _pyplot():
-    import matplotlib
+def _figure(rows: int, columns: int, width: float, height: float):
+    """(figure, (rows, columns) axes) from plots.figure: no pyplot, so no global backend switch."""
+    from scratchnet import plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = plots.figure(width, height)
+    return fig, fig.subplots(rows, columns, squeeze=False)
 
 
 def _save(fig, path: Path) -> Path:
+    # not plots.save: no Software entry (the matplotlib version) in the PNG, which DVC tracks
     from scratchnet.io import atomic_path
 
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
-    _pyplot().close(fig)
     return path
 
 
 def gallery(images: np.ndarray, analysis: ErrorAnalysis, path: Path, columns: int = 5) -> list[int]:
     """A grid of every misclassified image titled with true label, prediction and P(prediction);
     returns the indices shown, in order."""
-    plt = _pyplot()
     shown = analysis.misclassified
     rows = max(1, -(-len(shown) // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 2.6 * rows), squeeze=False)
+    fig, axes = _figure(rows, columns, 2.2 * columns, 2.6 * rows)
     for ax in axes.flat:
         ax.axis("off")
     for ax, i in zip(axes.flat, shown):
@@ -253,8 +251,8 @@ def gallery(images: np.ndarray, analysis: ErrorAnalysis, path: Path, columns: in
 
 
 def confusion_figure(C: np.ndarray, path: Path) -> Path:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(3.6, 3.2))
+    fig, axes = _figure(1, 1, 3.6, 3.2)
+    ax = axes[0, 0]
     ax.imshow(C, cmap="Blues")
     for (r, c), n in np.ndenumerate(C):
         ax.text(c, r, str(n), ha="center", va="center",
@@ -268,11 +266,10 @@ def confusion_figure(C: np.ndarray, path: Path) -> Path:
 
 def measures_figure(analysis: ErrorAnalysis, bins: list[dict], path: Path) -> Path:
     """Per measure: the values of correct vs misclassified images (strip), and error rate per bin."""
-    plt = _pyplot()
     names = list(analysis.measures)
     wrong = analysis.predictions != analysis.labels
     overall = wrong.mean()
-    fig, axes = plt.subplots(2, len(names), figsize=(3.4 * len(names), 6), squeeze=False)
+    fig, axes = _figure(2, len(names), 3.4 * len(names), 6)
     jitter = np.random.RandomState(0).uniform(-0.12, 0.12, size=len(wrong))  # fixed: same PNG each run
     for j, name in enumerate(names):
         values = analysis.measures[name]
