@@ -34,13 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
-from scratchnet.io import ModelFileError, load_model, write_json, write_text
+from scratchnet.io import ModelFileError, write_json, write_text
 from scratchnet.nn import Network
+from scratchnet.predict import CLASSES, IMAGE_SIZE, load_cat_model
 from scratchnet.report import Document
 
 LUMA = np.array([0.299, 0.587, 0.114])  # Rec. 601 weights for R, G, B
 N_BINS = 4  # quartiles: ~12 images per bin on the 50-image test set
-CLASSES = ("non-cat", "cat")
 
 
 class ErrorsStageError(Exception):
@@ -193,7 +193,7 @@ class ErrorAnalysis:
 
 def images_from_columns(X: np.ndarray) -> np.ndarray:
     """(12288, m) floats x/255 back to (m, 64, 64, 3) uint8, exactly (the inverse of load_cat)."""
-    return np.rint(X.T.reshape(-1, 64, 64, 3) * 255).astype(np.uint8)
+    return np.rint(X.T.reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 3) * 255).astype(np.uint8)
 
 
 def analyse(network: Network, X: np.ndarray, Y: np.ndarray) -> ErrorAnalysis:
@@ -340,7 +340,7 @@ def run(experiments: Path, data: Path, out: Path, log_mlflow: bool = True, names
     from scratchnet.data import load_cat
 
     name, model_metrics = best_cat_experiment(experiments, names)
-    network = load_model(experiments / name / "model.npz", n_features=12288)
+    network = load_cat_model(experiments / name / "model.npz")  # 12288 inputs, a two-class output
     dataset = load_cat(data)
     analysis = analyse(network, dataset.X_test, dataset.Y_test)
     images = images_from_columns(dataset.X_test)
