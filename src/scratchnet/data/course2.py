@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scratchnet.data.dataset import Dataset
+from scratchnet.data.dataset import Dataset, from_rows
 
 
 def make_circles_study(
@@ -29,8 +29,7 @@ def make_circles_study(
 
     X_train, y_train = make_circles(n_samples=n_train, noise=noise, random_state=np.random.RandomState(train_seed))
     X_test, y_test = make_circles(n_samples=n_test, noise=noise, random_state=np.random.RandomState(test_seed))
-    return Dataset("circles", _columns(X_train), _labels(y_train), _columns(X_test), _labels(y_test),
-                   ("outer", "inner"))
+    return from_rows("circles", X_train, y_train, ("outer", "inner"), X_test, y_test)
 
 
 def make_moons_study(n_samples: int = 300, noise: float = 0.2, seed: int = 3) -> Dataset:
@@ -38,12 +37,4 @@ def make_moons_study(n_samples: int = 300, noise: float = 0.2, seed: int = 3) ->
     from sklearn.datasets import make_moons
 
     X, y = make_moons(n_samples=n_samples, noise=noise, random_state=np.random.RandomState(seed))
-    return Dataset("moons", _columns(X), _labels(y), None, None, ("upper", "lower"))
-
-
-def _columns(X: np.ndarray) -> np.ndarray:
-    return np.asarray(X, dtype=np.float64).T  # (2, m), a view as the course has it
-
-
-def _labels(y: np.ndarray) -> np.ndarray:
-    return np.asarray(y).reshape(1, -1).astype(np.int64)  # (1, m)
+    return from_rows("moons", X, y, ("upper", "lower"))

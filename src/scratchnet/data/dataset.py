@@ -95,6 +95,22 @@ def _kind(array: object) -> str:
     return "None" if array is None else "given"
 
 
+def from_rows(name: str, X: np.ndarray, y: np.ndarray, classes: tuple[str, ...],
+              X_test: np.ndarray | None = None, y_test: np.ndarray | None = None) -> Dataset:
+    """A Dataset from rows-as-examples arrays (sklearn's layout, the course's before its final .T).
+
+    X (m, n) becomes X (n, m) float64, a view as the course has it; y (m,) or (m, 1) becomes (1, m) int64.
+    """
+    def columns(X: np.ndarray) -> np.ndarray:
+        return np.asarray(X, dtype=np.float64).T
+
+    def labels(y: np.ndarray) -> np.ndarray:
+        return np.asarray(y).reshape(1, -1).astype(np.int64)
+
+    test = (None, None) if X_test is None else (columns(X_test), labels(y_test))
+    return Dataset(name, columns(X), labels(y), *test, classes)
+
+
 def read_h5(path: Path) -> tuple[dict[str, np.ndarray], dict[str, object]]:
     """Read every top-level array and attribute of an HDF5 file into memory, then close it."""
     require_file(path)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from scratchnet.data.course2 import make_circles_study, make_moons_study
-from scratchnet.data.dataset import Dataset
+from scratchnet.data.dataset import Dataset, from_rows
 
 N_SAMPLES = 200  # the course's size for the extra sets
 
@@ -35,7 +35,7 @@ def make_flower(m: int = 400, a: float = 4, seed: int = 1) -> Dataset:
         r = a * np.sin(4 * t) + rng.randn(N) * 0.2  # radius
         X[ix] = np.c_[r * np.sin(t), r * np.cos(t)]
         Y[ix] = j
-    return _dataset("planar", X, Y, ("red", "blue"))
+    return from_rows("planar", X, Y, ("red", "blue"))
 
 
 def noisy_circles(
@@ -45,7 +45,7 @@ def noisy_circles(
     from sklearn.datasets import make_circles
 
     X, y = make_circles(n_samples=n_samples, factor=factor, noise=noise, random_state=seed)
-    return _dataset("noisy_circles", X, y, ("outer", "inner"))
+    return from_rows("noisy_circles", X, y, ("outer", "inner"))
 
 
 def noisy_moons(n_samples: int = N_SAMPLES, noise: float = 0.2, seed: int = 1) -> Dataset:
@@ -53,7 +53,7 @@ def noisy_moons(n_samples: int = N_SAMPLES, noise: float = 0.2, seed: int = 1) -
     from sklearn.datasets import make_moons
 
     X, y = make_moons(n_samples=n_samples, noise=noise, random_state=seed)
-    return _dataset("noisy_moons", X, y, ("0", "1"))
+    return from_rows("noisy_moons", X, y, ("0", "1"))
 
 
 def blobs(n_samples: int = N_SAMPLES, centers: int = 6, seed: int = 5) -> Dataset:
@@ -61,7 +61,7 @@ def blobs(n_samples: int = N_SAMPLES, centers: int = 6, seed: int = 5) -> Datase
     from sklearn.datasets import make_blobs
 
     X, y = make_blobs(n_samples=n_samples, random_state=seed, n_features=2, centers=centers)
-    return _dataset("blobs", X, y, tuple(str(k) for k in range(centers)))
+    return from_rows("blobs", X, y, tuple(str(k) for k in range(centers)))
 
 
 def gaussian_quantiles(
@@ -72,14 +72,7 @@ def gaussian_quantiles(
 
     X, y = make_gaussian_quantiles(mean=None, cov=cov, n_samples=n_samples, n_features=2,
                                    n_classes=n_classes, shuffle=True, random_state=seed)
-    return _dataset("gaussian_quantiles", X, y, tuple(str(k) for k in range(n_classes)))
-
-
-def _dataset(name: str, X: np.ndarray, y: np.ndarray, classes: tuple[str, ...]) -> Dataset:
-    # rows-as-examples (sklearn, the course before its final .T) to columns-as-examples
-    X_train = np.asarray(X, dtype=np.float64).T  # (2, m)
-    Y_train = np.asarray(y).reshape(1, -1).astype(np.int64)  # (1, m)
-    return Dataset(name, X_train, Y_train, None, None, classes)
+    return from_rows("gaussian_quantiles", X, y, tuple(str(k) for k in range(n_classes)))
 
 
 GENERATORS: dict[str, Callable[..., Dataset]] = {
