@@ -30,25 +30,26 @@ def generated_sets(conf_dir: Path = CONF_DIR) -> list[str]:
 
 
 def compose_data(name: str, conf_dir: Path = CONF_DIR):
-    """The `data` node of the config composed with data=<name>, interpolations resolved."""
+    """(the `data` node, paths.root) of the config composed with data=<name>."""
     from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
 
     with initialize_config_dir(str(conf_dir), version_base="1.3"):
         cfg = compose("config", overrides=[f"data={name}"])
-    return OmegaConf.to_container(cfg.data, resolve=True), cfg.paths.root
+    return cfg.data, cfg.paths.root
 
 
 def make(name: str, conf_dir: Path = CONF_DIR) -> Path:
     """Generate one set and write it to its data.path; returns the path."""
+    from omegaconf import OmegaConf
+
     from scratchnet.data import GENERATORS, save_dataset
+    from scratchnet.datasets import data_path
 
     data, root = compose_data(name, conf_dir)
-    if data["name"] not in GENERATORS:
-        raise ConfigError("data.name", data["name"], "one of " + ", ".join(GENERATORS))
-    path = Path(data["path"])
-    path = path if path.is_absolute() else Path(root) / path
-    ds = GENERATORS[data["name"]](**data.get("params", {}))
+    if data.name not in GENERATORS:
+        raise ConfigError("data.name", data.name, "one of " + ", ".join(GENERATORS))
+    path = data_path(data, root)  # where training will look for it
+    ds = GENERATORS[data.name](**OmegaConf.to_container(data.params, resolve=True))
     save_dataset(ds, path)
     return path
 
