@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from scratchnet.data import GENERATORS, DataError, Dataset, load_cat, load_dataset, load_football
+from scratchnet.data.errors import require_file
 
 PLANAR_HINT = "run `dvc repro planar` to generate the 2-D sets into data/planar/"
 
@@ -27,9 +28,7 @@ def load_data(data_cfg, root: str | Path) -> Dataset:
     if data_cfg.kind == "football":
         return load_football(path)
     if data_cfg.kind == "generated":
-        if not path.is_file():
-            found = "a directory" if path.is_dir() else "nothing"
-            raise DataError(f"expected the generated {data_cfg.name} set, found {found}; {PLANAR_HINT}", path)
+        require_file(path, PLANAR_HINT, expected=f"the generated {data_cfg.name} set")
         ds = load_dataset(path)
         if ds.name != data_cfg.name:
             raise DataError(f"expected the {data_cfg.name} set, found the {ds.name} set; {PLANAR_HINT}", path)

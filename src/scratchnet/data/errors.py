@@ -29,11 +29,12 @@ def about(path: Path) -> Iterator[None]:
         raise DataError(error.message, path) from None
 
 
-def require_file(path: Path, hint: str = "run `dvc pull` to fetch the raw data") -> None:
-    """Raise DataError unless `path` is an existing file."""
+def require_file(path: Path, hint: str = "run `dvc pull` to fetch the raw data",
+                 expected: str = "a data file") -> None:
+    """Raise DataError unless `path` is an existing file: expected ..., found a directory / nothing; hint."""
     if not path.is_file():
         found = "a directory" if path.is_dir() else "nothing"
-        raise DataError(f"expected a data file, found {found}; {hint}", path)
+        raise DataError(f"expected {expected}, found {found}; {hint}", path)
 
 
 def require_keys(path: Path, found: Iterable[str], expected: Iterable[str]) -> None:
