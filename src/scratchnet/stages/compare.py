@@ -24,7 +24,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from scratchnet.config import MODEL_FAMILIES as FAMILIES
-from scratchnet.config import model_family
+from scratchnet.config import model_family, repo_root
 from scratchnet.io import ModelFileError, load_model, write_json
 from scratchnet.nn import Network
 from scratchnet.report import Document
@@ -298,7 +298,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--experiments", type=Path, default=Path("experiments"))
     parser.add_argument("--out", type=Path, default=Path("experiments/report"))
     args = parser.parse_args(argv)
-    from scratchnet.config import repo_root
     from scratchnet.data import DataError
 
     try:
