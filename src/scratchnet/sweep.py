@@ -518,7 +518,7 @@ def _markdown(name: str, records: list[JobRecord], header: list[str], rows: list
     lines += ["| " + " | ".join(_md_cell(c) for c in row[:-1]) + " |" for row in rows]
     if figure:
         lines += ["", f"![{figure}]({figure}.png)"]
-    return "\n".join(line for line in lines if line is not None) + "\n"
+    return "\n".join(lines) + "\n"
 
 
 def write_summary(records: list[JobRecord], out_dir: Path, name: str, figure: str | None, client) -> list[Path]:
@@ -624,17 +624,13 @@ def summarize(name: str, uri: str | None = None, out_dir: str | os.PathLike | No
     client, uri = _client(uri=uri)
     parent = find_parent(client, name)
     if out_dir is None:
-        out_dir = parent.data.tags.get(TAG_DIR) or Path(_repo_root()) / "experiments" / "sweeps" / name
+        from scratchnet.config import repo_root  # lazy: sweep is imported by every Hydra run
+
+        out_dir = parent.data.tags.get(TAG_DIR) or Path(repo_root()) / "experiments" / "sweeps" / name
     if figure == "auto":
         figure = parent.data.tags.get(TAG_FIGURE) or None
     records = collect(client, parent.info.run_id)
     return write_summary(records, Path(out_dir), name, figure, client)
-
-
-def _repo_root() -> str:
-    from scratchnet.config import repo_root
-
-    return repo_root()
 
 
 def main(argv: list[str] | None = None) -> int:
