@@ -550,7 +550,6 @@ def main(argv: list[str] | None = None) -> int:
     top = list(startup["importtime_self_us"].items())[:6]
     print("  -X importtime, self time per root package: "
           + ", ".join(f"{name} {us / 1000:.0f} ms" for name, us in top))
-    print("  (sweeps: n_jobs=2 x 1 thread vs 1 job x 2 threads is measured by the sweeps benchmark)")
 
     result_goals = goals(cat, planar)
     print("\ngoals (wall-clock medians; CPU-time medians beside them)")
