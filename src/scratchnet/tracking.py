@@ -401,16 +401,15 @@ class RunLog:
         with _translated(f"logging dataset {ds.name!r}", self.tracking_uri), _store_lock(self.tracking_uri):
             self._client.log_inputs(self.run_id, datasets=[dataset_input])
 
-    def log_model(self, model_npz_path: str | os.PathLike, pyfunc: bool = True) -> None:
-        """The model file as artifact model/<name>.npz and, with pyfunc, an MLflow pyfunc model
-        under pyfunc/ (serve it: `mlflow models serve -m runs:/<run_id>/pyfunc --env-manager local`)."""
+    def log_model(self, model_npz_path: str | os.PathLike) -> None:
+        """The model file as artifact model/<name>.npz and an MLflow pyfunc model under pyfunc/
+        (serve it: `mlflow models serve -m runs:/<run_id>/pyfunc --env-manager local`)."""
         if not self.active:
             return
         self.log_artifact(model_npz_path, "model")
-        if pyfunc:
-            with tempfile.TemporaryDirectory() as tmp:
-                _save_pyfunc(Path(model_npz_path), Path(tmp) / "pyfunc")
-                self.log_artifacts(Path(tmp) / "pyfunc", "pyfunc")
+        with tempfile.TemporaryDirectory() as tmp:
+            _save_pyfunc(Path(model_npz_path), Path(tmp) / "pyfunc")
+            self.log_artifacts(Path(tmp) / "pyfunc", "pyfunc")
 
     def _end(self, status: str, error: BaseException | None = None) -> None:
         """Set the terminal status (with tag `error` for FAILED/KILLED)."""
