@@ -221,7 +221,7 @@ def gemm_case(per_iteration, iterations, probe, once=()) -> tuple[Callable[[], N
 # ---- runner ---------------------------------------------------------------------------------
 
 
-def run_rounds(cases: list[Case], repeats: int, progress: bool = True) -> None:
+def run_rounds(cases: list[Case], repeats: int) -> None:
     """Round-robin: every case once per round, `repeats` rounds; times go into case.times.
 
     CPU time is kept beside wall time: on a shared machine another process's load stretches the wall
@@ -235,9 +235,9 @@ def run_rounds(cases: list[Case], repeats: int, progress: bool = True) -> None:
             case.times.append((seconds - once) * case.scale + once)
             case.cpu_times.append((cpu - once_cpu) * case.scale + once_cpu)
             case.outcome = outcome
-            if progress:  # on stderr, so stdout holds only the report
-                print(f"  round {r + 1}/{repeats}: {case.label}: {case.times[-1]:.3f} s "
-                      f"(cpu {case.cpu_times[-1]:.3f} s)", file=sys.stderr, flush=True)
+            # progress on stderr, so stdout holds only the report
+            print(f"  round {r + 1}/{repeats}: {case.label}: {case.times[-1]:.3f} s "
+                  f"(cpu {case.cpu_times[-1]:.3f} s)", file=sys.stderr, flush=True)
 
 
 def _accuracy(outcome: Outcome | None, X, Y) -> float | None:
