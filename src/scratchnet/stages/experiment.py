@@ -6,8 +6,9 @@ With `hydra.enabled` in .dvc/config, `dvc exp run -S 'experiment=shallow_cat' -S
 composes conf/config.yaml with those overrides (Hydra, in DVC's process) into params.yaml, then runs
 the pipeline: this stage trains exactly that config, through the same `train(cfg)` as
 `python -m scratchnet.train`. Its outputs go to experiments/exp/ (never experiments/<name>/, which
-belongs to the train@<name> stages). params.yaml holds absolute paths of the checkout that
-composed it; they are re-rooted onto this checkout before training.
+belongs to the train@<name> stages). params.yaml holds paths relative to the repo root (paths.root
+is "." there, see hydra_plugins/scratchnet_schema); they are rooted at this checkout before
+training, so the outputs do not depend on the working directory.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from omegaconf import DictConfig, OmegaConf
 
 
 def load_params(path: Path, output_dir: Path) -> DictConfig:
-    """params.yaml as a typed Config, its paths moved to this checkout, output_dir set."""
+    """params.yaml as a typed Config, its paths rooted at this checkout, output_dir set: every value
+    equal to paths.root or under it is rewritten onto repo_root()."""
     from scratchnet.config import Config, ConfigError, repo_root
 
     if not path.is_file():
