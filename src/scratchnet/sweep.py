@@ -624,7 +624,7 @@ def summarize(name: str, uri: str | None = None, out_dir: str | os.PathLike | No
     client, uri = _client(uri=uri)
     parent = find_parent(client, name)
     if out_dir is None:
-        from scratchnet.config import repo_root  # lazy: sweep is imported by every Hydra run
+        from scratchnet.config import repo_root  # only for a parent run that names no summary folder
 
         out_dir = parent.data.tags.get(TAG_DIR) or Path(repo_root()) / "experiments" / "sweeps" / name
     if figure == "auto":
