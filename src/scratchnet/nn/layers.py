@@ -29,9 +29,9 @@ class Dense:
         return {"W": self.dW, "b": self.db}
 
     def forward(self, A_prev: np.ndarray, cols=None, rng=None) -> np.ndarray:
-        """Z = W A_prev + b; A = g(Z). With rng and keep_prob < 1, drops units of A (inverted dropout)."""
-        self.A_prev = A_prev  # (n_prev, m)
-        self.Z = self.W @ A_prev + self.b  # (n, m)
+        """Z = W A_prev[:, cols] + b; A = g(Z). With rng and keep_prob < 1, drops units of A (inverted dropout)."""
+        self.A_prev = A_prev if cols is None else A_prev[:, cols]  # (n_prev, m)
+        self.Z = self.W @ self.A_prev + self.b  # (n, m)
         self.A = self._g.forward(self.Z)
         if rng is not None and self.keep_prob < 1.0:
             self.mask = rng.rand(*self.A.shape) < self.keep_prob

@@ -97,7 +97,11 @@ class Network:
         return Y.astype(self.dtype)
 
     def forward(self, X: np.ndarray, cols=None, rng=None) -> np.ndarray:
-        """A_L for inputs X (n_x, m). rng switches dropout on (training only)."""
+        """A_L for inputs X (n_x, m), or for its columns cols (a mini-batch). rng switches dropout on (training only).
+
+        The first layer picks the columns: a row-space first layer reads them from its precomputed
+        products and never copies X's.
+        """
         A = X
         for layer in self.layers:
             A = layer.forward(A, cols=cols, rng=rng)

@@ -155,7 +155,7 @@ def fit(
                 for k in range(0, m, batch_size):
                     cols = order[k:k + batch_size]
                     Tb = T[:, cols]
-                    network.forward(X[:, cols], cols=cols, rng=_mask_rng(dropout, rng, compat))
+                    network.forward(X, cols=cols, rng=_mask_rng(dropout, rng, compat))
                     cost += network.cost(Tb, lambd, m=m) * len(cols)
                     # lambd * m_b / m over the batch's m_b examples is lambd / m: the full set's L2
                     network.backward(Tb, lambd * len(cols) / m)
