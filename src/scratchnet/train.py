@@ -112,7 +112,7 @@ def evaluate(network: Network, ds: Dataset, lambd: float) -> dict:
 
 def write_outputs(folder: Path, cfg: DictConfig, network: Network, ds: Dataset, result: FitResult,
                   metrics: dict) -> None:
-    """metrics.json, cost.csv, model.npz, config.yaml and plots/ into `folder`, each file atomically."""
+    """metrics.json, timing.json, cost.csv, model.npz, config.yaml and plots/ into `folder`, each file atomically."""
     from scratchnet import plots  # matplotlib only once there is something to draw
 
     # fit_seconds differs on every run: it lives in timing.json so metrics.json (a DVC metric) is
