@@ -11,7 +11,7 @@ export DO_NOT_TRACK := 1
 # dvc stages call plain `python`: make it the venv's
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv data all test
+.PHONY: venv data all test bench
 
 venv: $(STAMP)
 
@@ -28,3 +28,7 @@ all: venv data
 
 test: venv data
 	$(BIN)/python -m pytest -q
+
+# the speed benchmark (optional torch rows: pip install -e '.[bench]'); prints the table, writes JSON
+bench: venv data
+	$(BIN)/python -m scratchnet.bench --json experiments/bench.json
