@@ -451,3 +451,12 @@ def test_provenance_outside_a_checkout(tmp_path):
     (tmp_path / "data.dvc").write_text("outs:\n- md5: 0123abc.dir\n  path: data/raw\n")
     assert provenance.data_dvc_md5(tmp_path) == "0123abc.dir"
     assert provenance.provenance_tags(tmp_path) == {"data_dvc_md5": "0123abc.dir"}
+
+
+def test_config_paths_are_taken_from_the_root_not_the_cwd(tmp_path, monkeypatch):
+    from scratchnet.provenance import under_root
+
+    monkeypatch.chdir(tmp_path)
+    assert under_root("data/raw/cat", "/repo") == Path("/repo/data/raw/cat")
+    assert under_root("/abs/file.h5", "/repo") == Path("/abs/file.h5")
+    assert under_root("~/x", "/repo") == Path.home() / "x"

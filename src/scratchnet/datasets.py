@@ -6,14 +6,14 @@ from pathlib import Path
 
 from scratchnet.data import GENERATORS, DataError, Dataset, load_cat, load_dataset, load_football
 from scratchnet.data.errors import require_file
+from scratchnet.provenance import under_root
 
 PLANAR_HINT = "run `dvc repro planar` to generate the 2-D sets into data/planar/"
 
 
 def data_path(data_cfg, root: str | Path) -> Path:
     """data.path, with a relative path taken from the repo root (never from the current directory)."""
-    path = Path(str(data_cfg.path)).expanduser()
-    return path if path.is_absolute() else Path(root) / path
+    return under_root(str(data_cfg.path), root)
 
 
 def load_data(data_cfg, root: str | Path) -> Dataset:

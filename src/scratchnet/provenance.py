@@ -23,6 +23,13 @@ def repo_root(root: str | os.PathLike | None = None) -> Path | None:
     return None
 
 
+def under_root(path: str | os.PathLike, root: str | os.PathLike) -> Path:
+    """A config path: `~` expanded, and a relative path taken from the repo root `root`, never from
+    the current directory (Hydra does not chdir, and DVC, tests and sweeps run from elsewhere)."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else Path(root) / path
+
+
 def _git(root: Path | None, *args: str) -> str | None:
     if root is None:
         return None

@@ -100,10 +100,7 @@ def _kind(cfg: Any) -> str:
 
 def _absolute(path: str | os.PathLike) -> Path:
     """A config path made absolute against the repo root (never the cwd Hydra happens to use)."""
-    path = Path(path).expanduser()
-    if not path.is_absolute():
-        path = (provenance.repo_root() or Path.cwd()) / path
-    return Path(os.path.abspath(path))
+    return Path(os.path.abspath(provenance.under_root(path, provenance.repo_root() or Path.cwd())))
 
 
 def resolve_uri(tracking_cfg: Any) -> str | None:

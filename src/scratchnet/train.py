@@ -29,6 +29,7 @@ from scratchnet.datasets import data_path, load_data
 from scratchnet.io import UMASK, ModelFileError, save_model, write_json, write_text
 from scratchnet.nn import DivergenceError, FitResult, Network, fit, make_optimizer, make_schedule
 from scratchnet.progress import Progress
+from scratchnet.provenance import under_root
 from scratchnet.sweep import in_multirun, job_run_context
 
 log = logging.getLogger("scratchnet.train")  # not __name__: that is "__main__" under -m
@@ -219,8 +220,7 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
     validate(cfg)  # before any data is read
     overrides = hydra_overrides() if overrides is None else list(overrides)
     root = Path(cfg.paths.root)
-    output_dir = Path(cfg.output_dir)
-    output_dir = output_dir if output_dir.is_absolute() else root / output_dir
+    output_dir = under_root(cfg.output_dir, root)
     config = OmegaConf.to_container(cfg, resolve=True)
 
     ds = load_data(cfg.data, root)

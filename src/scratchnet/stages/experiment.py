@@ -24,6 +24,7 @@ def load_params(path: Path, output_dir: Path) -> DictConfig:
     """params.yaml as a typed Config, its paths rooted at this checkout, output_dir set: every value
     equal to paths.root or under it is rewritten onto repo_root()."""
     from scratchnet.config import Config, ConfigError, repo_root
+    from scratchnet.provenance import under_root
 
     if not path.is_file():
         raise ConfigError(str(path), "missing", "a params file composed by `dvc exp run` (or committed)")
@@ -44,7 +45,7 @@ def load_params(path: Path, output_dir: Path) -> DictConfig:
         return value
 
     plain = reroot(OmegaConf.to_container(params, resolve=False))
-    plain["output_dir"] = str(output_dir if output_dir.is_absolute() else Path(root) / output_dir)
+    plain["output_dir"] = str(under_root(output_dir, root))
     try:
         return OmegaConf.merge(OmegaConf.structured(Config), plain)  # types checked as Hydra would
     except Exception as e:  # omegaconf ValidationError / ConfigKeyError
