@@ -169,7 +169,7 @@ def score(run: Run) -> tuple[float, str]:
 def symmetric(run: Run) -> bool:
     """True when every hidden layer's units are identical (all rows of W and entries of b equal):
     gradient descent cannot tell them apart, so they stay equal (the zeros initialiser's failure)."""
-    hidden = run.network.layers[:-1]
+    hidden = [layer for layer in run.network.layers if "W" in layer.parameters][:-1]  # the dense layers
     return bool(hidden) and all(np.all(layer.W == layer.W[:1]) and np.all(layer.b == layer.b[:1])
                                 for layer in hidden)
 

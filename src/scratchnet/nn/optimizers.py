@@ -1,24 +1,24 @@
-"""Optimizers and learning-rate schedules; optimizer state is a list aligned with the layers.
+"""Optimizers; their state is a list aligned with the layers.
 
 Each optimizer's `step(layers)` updates every layer's parameters in place from its gradients. State
 (velocity, moments) is one dict per layer keyed by the layer's local parameter names ("W", "b", or
-"C", "alpha", "b" for the row-space first layer), created zero on the first step.
+"C", "alpha", "b" for the row-space first layer), created zero on the first step; `reset()` forgets
+it (the row-space fast path calls it when it swaps the first layer in and out).
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 
-def _positive(name: str, value: float) -> float:
+def positive(name: str, value: float) -> float:
+    """value as a float, or ValueError naming it unless it is > 0."""
     if not value > 0:
         raise ValueError(f"{name} must be > 0; got {value}")
     return float(value)
 
 
-def _fraction(name: str, value: float) -> float:
+def fraction(name: str, value: float) -> float:
     if not 0.0 <= value < 1.0:
         raise ValueError(f"{name} must be in [0, 1); got {value}")
     return float(value)
@@ -30,7 +30,7 @@ class GradientDescent:
     linear = True  # the update is linear in the gradient, so the row-space first layer is exact
 
     def __init__(self, lr: float):
-        self.lr = _positive("lr", lr)
+        self.lr = positive("lr", lr)
 
     def step(self, layers) -> None:
         for layer in layers:
@@ -49,7 +49,7 @@ class Momentum(GradientDescent):
 
     def __init__(self, lr: float, beta: float = 0.9):
         super().__init__(lr)
-        self.beta = _fraction("beta", beta)
+        self.beta = fraction("beta", beta)
         self.velocity: list[dict[str, np.ndarray]] | None = None
 
     def step(self, layers) -> None:
@@ -78,9 +78,9 @@ class Adam(GradientDescent):
 
     def __init__(self, lr: float, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8):
         super().__init__(lr)
-        self.beta1 = _fraction("beta1", beta1)
-        self.beta2 = _fraction("beta2", beta2)
-        self.epsilon = _positive("epsilon", epsilon)
+        self.beta1 = fraction("beta1", beta1)
+        self.beta2 = fraction("beta2", beta2)
+        self.epsilon = positive("epsilon", epsilon)
         self.t = 0
         self.v: list[dict[str, np.ndarray]] | None = None
         self.s: list[dict[str, np.ndarray]] | None = None
@@ -113,46 +113,3 @@ def make_optimizer(name: str, **kwargs) -> GradientDescent:
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {tuple(OPTIMIZERS)}; got {name!r}")
     return OPTIMIZERS[name](**kwargs)
-
-
-# learning-rate schedules: lr of epoch `epoch` (0-based) from the initial lr0
-
-
-class ConstantLR:
-    """lr = lr0."""
-
-    def __call__(self, lr0: float, epoch: int) -> float:
-        return lr0
-
-
-class InverseTimeDecay:
-    """lr = lr0 / (1 + decay_rate * epoch) (the course's update_lr, written its way for its exact values)."""
-
-    def __init__(self, decay_rate: float):
-        self.decay_rate = _positive("decay_rate", decay_rate)
-
-    def __call__(self, lr0: float, epoch: int) -> float:
-        return 1 / (1 + self.decay_rate * epoch) * lr0
-
-
-class StepDecay:
-    """lr = lr0 / (1 + decay_rate * floor(epoch / interval)) (the course's schedule_lr_decay)."""
-
-    def __init__(self, decay_rate: float, interval: int = 1000):
-        self.decay_rate = _positive("decay_rate", decay_rate)
-        if int(interval) != interval or interval < 1:
-            raise ValueError(f"interval must be an integer >= 1; got {interval}")
-        self.interval = int(interval)
-
-    def __call__(self, lr0: float, epoch: int) -> float:
-        return 1 / (1 + self.decay_rate * math.floor(epoch / self.interval)) * lr0
-
-
-SCHEDULES = {"constant": ConstantLR, "inverse_time": InverseTimeDecay, "step": StepDecay}
-
-
-def make_schedule(name: str, **kwargs):
-    """A learning-rate schedule by its config name ("constant", "inverse_time", "step")."""
-    if name not in SCHEDULES:
-        raise ValueError(f"lr schedule must be one of {tuple(SCHEDULES)}; got {name!r}")
-    return SCHEDULES[name](**kwargs)
