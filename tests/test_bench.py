@@ -58,7 +58,7 @@ def test_reference_baseline_agrees_with_core(cat, plain):
         ref_pred = reference.predict(X, params)
         np.testing.assert_array_equal(ref_pred, net.predict(X))
         assert np.mean(ref_pred == Y) == net.accuracy(X, Y)
-    for i, layer in enumerate(net.layers, start=1):
+    for i, layer in enumerate((l for l in net.layers if "W" in l.parameters), start=1):
         np.testing.assert_allclose(params["W" + str(i)], layer.W, rtol=1e-9, atol=1e-15)
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from scratchnet.data import load_football
 from scratchnet.data.course2 import make_circles_study, make_moons_study
-from scratchnet.nn import Network, fit, make_optimizer
+from scratchnet.nn import dense_stack, fit, make_optimizer
 
 
 @pytest.fixture
@@ -73,8 +73,8 @@ def _pct(net, X, Y):
 ])
 def test_initialisation_study(init, train, test, costs):
     ds = make_circles_study()
-    net = Network.initialise([2, 10, 5, 1], "relu", initializer=init, rng=3)
-    r = fit(net, ds.X_train, ds.Y_train, optimizer=make_optimizer("gd", lr=0.01), iterations=15000,
+    net = dense_stack([2, 10, 5, 1], "relu", initializer=init, rng=3)
+    r = fit(net, ds.X_train, ds.Y_train, optimizer=make_optimizer("gd", lr=0.01), epochs=15000,
             record_every=1000)
     recorded = dict(r.costs)
     for i, cost in costs.items():
@@ -104,8 +104,8 @@ def football(data_root):
                                                      20000: 0.060582435798513114}),
 ])
 def test_regularisation_study(football, name, lambd, keep_prob, train, test, costs):
-    net = Network.initialise([2, 20, 3, 1], "relu", initializer="course_deep", rng=3, keep_prob=keep_prob)
-    r = fit(net, football.X_train, football.Y_train, optimizer=make_optimizer("gd", lr=0.3), iterations=30000,
+    net = dense_stack([2, 20, 3, 1], "relu", initializer="course_deep", rng=3, keep_prob=keep_prob)
+    r = fit(net, football.X_train, football.Y_train, optimizer=make_optimizer("gd", lr=0.3), epochs=30000,
             record_every=1000, lambd=lambd, course_compat=keep_prob < 1)
     recorded = dict(r.costs)
     for i, cost in costs.items():
@@ -125,10 +125,10 @@ def test_regularisation_study(football, name, lambd, keep_prob, train, test, cos
 ])
 def test_optimisation_study(name, kwargs, train, costs):
     ds = make_moons_study()
-    net = Network.initialise([2, 5, 2, 1], "relu", initializer="he", rng=3)
+    net = dense_stack([2, 5, 2, 1], "relu", initializer="he", rng=3)
     # course_compat: the course shuffles epoch i with np.random.seed(10 + 1 + i); its epoch cost is the
     # summed batch loss over m, which is this loop's example-weighted mean of batch costs
-    r = fit(net, ds.X_train, ds.Y_train, optimizer=make_optimizer(name, lr=0.0007, **kwargs), iterations=10000,
+    r = fit(net, ds.X_train, ds.Y_train, optimizer=make_optimizer(name, lr=0.0007, **kwargs), epochs=10000,
             record_every=1000, batch_size=64, course_compat=True)
     recorded = dict(r.costs)
     for i, cost in costs.items():
@@ -213,7 +213,7 @@ def test_the_entry_point_trains_as_fit_does(study_root, experiment, extra):
     from scratchnet.config import optimizer_kwargs
     from scratchnet.datasets import load_data
     from scratchnet.io import load_model
-    from scratchnet.nn.optimizers import make_schedule
+    from scratchnet.nn import make_schedule
     from scratchnet.train import build_network, train
 
     cfg = _compose(f"paths.root={study_root}", f"experiment={experiment}", "tracking=none",
@@ -226,7 +226,8 @@ def test_the_entry_point_trains_as_fit_does(study_root, experiment, extra):
     net = build_network(cfg, ds, rng)
     schedule = make_schedule("step", decay_rate=0.5, interval=10) if extra and "step" in extra[0] else None
     fit(net, ds.X_train, ds.Y_train, optimizer=make_optimizer(cfg.optimizer.name, **optimizer_kwargs(cfg.optimizer)),
-        iterations=40, batch_size=cfg.train.batch_size, lambd=cfg.train.lambd, rng=rng,
+        epochs=40, batch_size=cfg.train.batch_size, lambd=cfg.train.lambd, rng=rng,
         course_compat=cfg.train.course_compat, schedule=schedule)
+    assert saved.config() == net.config()
     for a, b in zip(saved.layers, net.layers, strict=True):
-        assert (a.W == b.W).all() and (a.b == b.b).all()
+        assert all((a.parameters[k] == b.parameters[k]).all() for k in b.parameters)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from scratchnet.data import load_cat, make_flower
-from scratchnet.nn import GradientDescent, Network, fit
+from scratchnet.nn import GradientDescent, dense_stack, fit
 
 pytestmark = pytest.mark.slow
 
@@ -19,10 +19,10 @@ def flower():
     return make_flower()
 
 
-def _train(ds, dims, act, init, seed, lr, iterations, record_every=100, path="auto"):
-    net = Network.initialise(dims, act, initializer=init, rng=seed)
-    result = fit(net, ds.X_train, ds.Y_train, optimizer=GradientDescent(lr), iterations=iterations,
-                 record_every=record_every, path=path)
+def _train(ds, dims, act, init, seed, lr, epochs, record_every=100, first_layer="auto"):
+    net = dense_stack(dims, act, initializer=init, rng=seed)
+    result = fit(net, ds.X_train, ds.Y_train, optimizer=GradientDescent(lr), epochs=epochs,
+                 record_every=record_every, first_layer=first_layer)
     return net, dict(result.costs), result
 
 
@@ -76,8 +76,8 @@ def test_two_layer_cat(cat):
 @pytest.mark.parametrize("path", ["row_space", "plain"])
 def test_four_layer_cat(cat, path):
     net, costs, result = _train(cat, [12288, 20, 7, 5, 1], "relu", "course_deep", 1, 0.0075, 2500,
-                                path=path)
-    assert result.path == path
+                                first_layer=path)
+    assert result.first_layer == path
     assert costs[0] == pytest.approx(0.771749, abs=1e-6)
     assert costs[2400] == pytest.approx(0.092878, abs=1e-6)
     assert _pct(net, cat.X_train, cat.Y_train) == pytest.approx(98.56459330143541, abs=1e-9)

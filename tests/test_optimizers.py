@@ -3,12 +3,13 @@
 import numpy as np
 import pytest
 
+from nets import dense_layers
 from scratchnet.nn import (
     Adam,
     CourseCompat,
     GradientDescent,
     Momentum,
-    Network,
+    dense_stack,
     fit,
     make_optimizer,
     make_schedule,
@@ -30,7 +31,7 @@ def _problem(n_x=3, m=40, seed=0):
 
 
 def _weights(net):
-    return [(layer.W.copy(), layer.b.copy()) for layer in net.layers]
+    return [(layer.W.copy(), layer.b.copy()) for layer in dense_layers(net)]
 
 
 def _same(a, b):
@@ -84,13 +85,14 @@ def test_adam_two_steps_by_hand_with_bias_correction():
 
 
 def test_optimizer_state_is_aligned_with_the_layers_and_resets():
-    net = Network.initialise([3, 4, 2, 1], "relu", initializer="he", rng=1)
+    net = dense_stack([3, 4, 2, 1], "relu", initializer="he", rng=1)
     X, Y = _problem()
     opt = Adam(lr=0.01)
-    fit(net, X, Y, optimizer=opt, iterations=3)
+    fit(net, X, Y, optimizer=opt, epochs=3)
     assert opt.t == 3 and len(opt.v) == len(net.layers) == len(opt.s)
-    for layer, v in zip(net.layers, opt.v, strict=True):
-        assert set(v) == {"W", "b"} and v["W"].shape == layer.W.shape and v["b"].shape == layer.b.shape
+    for layer, v in zip(net.layers, opt.v, strict=True):  # activation layers have no parameters
+        assert set(v) == set(layer.parameters) and all(v[k].shape == p.shape for k, p in layer.parameters.items())
+    assert [set(v) for v in opt.v] == [{"W", "b"}, set(), {"W", "b"}, set(), {"W", "b"}]
     opt.reset()
     assert opt.t == 0 and opt.v is None
 
@@ -99,8 +101,8 @@ def test_only_linear_optimizers_take_the_row_space_path():
     assert GradientDescent.linear and Momentum.linear and not Adam.linear
     X, Y = _problem(n_x=50, m=12)
     for opt, path in ((Momentum(0.01), "row_space"), (Adam(0.01), "plain")):
-        net = Network.initialise([50, 3, 1], "relu", initializer="he", rng=1)
-        assert fit(net, X, Y, optimizer=opt, iterations=2).path == path
+        net = dense_stack([50, 3, 1], "relu", initializer="he", rng=1)
+        assert fit(net, X, Y, optimizer=opt, epochs=2).first_layer == path
 
 
 @pytest.mark.parametrize("batch_size", [None, 5])
@@ -109,10 +111,10 @@ def test_momentum_is_exact_on_the_row_space_path(batch_size):
     X, Y = _problem(n_x=50, m=12, seed=3)
     costs, firsts = [], []
     for path in ("plain", "row_space"):
-        net = Network.initialise([50, 6, 3, 1], "relu", initializer="he", rng=2)
-        r = fit(net, X, Y, optimizer=Momentum(0.05, beta=0.9), iterations=100, record_every=1, lambd=0.3,
-                batch_size=batch_size, rng=np.random.RandomState(4), path=path)
-        assert r.path == path
+        net = dense_stack([50, 6, 3, 1], "relu", initializer="he", rng=2)
+        r = fit(net, X, Y, optimizer=Momentum(0.05, beta=0.9), epochs=100, record_every=1, lambd=0.3,
+                batch_size=batch_size, rng=np.random.RandomState(4), first_layer=path)
+        assert r.first_layer == path
         costs.append([c for _, c in r.costs])
         firsts.append(net.layers[0].W)
     np.testing.assert_allclose(costs[1], costs[0], rtol=1e-9)
@@ -148,13 +150,13 @@ def test_schedules_match_the_course_values():
 def test_fit_applies_the_schedule_per_epoch_and_the_course_lag():
     X, Y = _problem(m=20)
     sched = make_schedule("inverse_time", decay_rate=1.0)
-    net = Network.initialise([3, 4, 1], "relu", initializer="he", rng=1)
-    r = fit(net, X, Y, optimizer=GradientDescent(0.6), iterations=4, schedule=sched)
+    net = dense_stack([3, 4, 1], "relu", initializer="he", rng=1)
+    r = fit(net, X, Y, optimizer=GradientDescent(0.6), epochs=4, schedule=sched)
     assert [e for e, _ in r.learning_rates] == [0, 1, 2, 3]
     assert [lr for _, lr in r.learning_rates] == pytest.approx([0.6, 0.3, 0.2, 0.15], rel=1e-15)
     # the course sets lr after epoch i with decay(lr0, i): epochs 0 and 1 both train at lr0
-    net = Network.initialise([3, 4, 1], "relu", initializer="he", rng=1)
-    r = fit(net, X, Y, optimizer=GradientDescent(0.6), iterations=4, schedule=sched, course_compat=True)
+    net = dense_stack([3, 4, 1], "relu", initializer="he", rng=1)
+    r = fit(net, X, Y, optimizer=GradientDescent(0.6), epochs=4, schedule=sched, course_compat=True)
     assert [e for e, _ in r.learning_rates] == [0, 2, 3]
     assert [lr for _, lr in r.learning_rates] == pytest.approx([0.6, 0.3, 0.2], rel=1e-15)
 
@@ -164,8 +166,8 @@ def test_batch_size_m_equals_full_batch_exactly(keep_prob):
     X, Y = _problem(m=30)
     results = []
     for batch_size in (None, 30, 1000):
-        net = Network.initialise([3, 5, 4, 1], "relu", initializer="he", rng=1, keep_prob=keep_prob)
-        r = fit(net, X, Y, optimizer=Momentum(0.1), iterations=50, record_every=1, batch_size=batch_size,
+        net = dense_stack([3, 5, 4, 1], "relu", initializer="he", rng=1, keep_prob=keep_prob)
+        r = fit(net, X, Y, optimizer=Momentum(0.1), epochs=50, record_every=1, batch_size=batch_size,
                 rng=np.random.RandomState(7))
         results.append(([c for _, c in r.costs], _weights(net)))
     for costs, weights in results[1:]:
@@ -174,7 +176,7 @@ def test_batch_size_m_equals_full_batch_exactly(keep_prob):
 
 def _by_hand(X, Y, batch_size, epochs, orders, lr=0.1):
     """Mini-batch gd written out: the given permutation per epoch, batches in order."""
-    net = Network.initialise([3, 5, 1], "tanh", initializer="xavier", rng=2)
+    net = dense_stack([3, 5, 1], "tanh", initializer="xavier", rng=2)
     m = X.shape[1]
     for epoch in range(epochs):
         order = orders(epoch)
@@ -189,8 +191,8 @@ def _by_hand(X, Y, batch_size, epochs, orders, lr=0.1):
 
 def test_mini_batches_shuffle_once_per_epoch_from_the_run_generator():
     X, Y = _problem(m=23)  # 23 = 2 * 10 + 3: the last batch is smaller
-    net = Network.initialise([3, 5, 1], "tanh", initializer="xavier", rng=2)
-    fit(net, X, Y, optimizer=GradientDescent(0.1), iterations=4, batch_size=10, rng=np.random.RandomState(5))
+    net = dense_stack([3, 5, 1], "tanh", initializer="xavier", rng=2)
+    fit(net, X, Y, optimizer=GradientDescent(0.1), epochs=4, batch_size=10, rng=np.random.RandomState(5))
     draws = np.random.RandomState(5)
     orders = [draws.permutation(23) for _ in range(4)]
     assert _same(_weights(net), _by_hand(X, Y, 10, 4, lambda e: orders[e]))
@@ -198,30 +200,45 @@ def test_mini_batches_shuffle_once_per_epoch_from_the_run_generator():
 
 def test_course_compat_reseeds_the_shuffle_each_epoch_like_the_course():
     X, Y = _problem(m=23)
-    net = Network.initialise([3, 5, 1], "tanh", initializer="xavier", rng=2)
+    net = dense_stack([3, 5, 1], "tanh", initializer="xavier", rng=2)
     # the run generator is not used at all: the course re-seeds np.random with 10 + 1 + epoch
-    fit(net, X, Y, optimizer=GradientDescent(0.1), iterations=4, batch_size=10, course_compat=True)
+    fit(net, X, Y, optimizer=GradientDescent(0.1), epochs=4, batch_size=10, course_compat=True)
     expected = _by_hand(X, Y, 10, 4, lambda e: np.random.RandomState(11 + e).permutation(23))
     assert _same(_weights(net), expected)
-    net = Network.initialise([3, 5, 1], "tanh", initializer="xavier", rng=2)
-    fit(net, X, Y, optimizer=GradientDescent(0.1), iterations=4, batch_size=10,
+    net = dense_stack([3, 5, 1], "tanh", initializer="xavier", rng=2)
+    fit(net, X, Y, optimizer=GradientDescent(0.1), epochs=4, batch_size=10,
         course_compat=CourseCompat(shuffle_seed=0))
     assert _same(_weights(net), _by_hand(X, Y, 10, 4, lambda e: np.random.RandomState(1 + e).permutation(23)))
 
 
 def test_mini_batch_cost_is_the_example_weighted_epoch_mean():
     X, Y = _problem(m=23)
-    net = Network.initialise([3, 5, 1], "tanh", initializer="xavier", rng=2)
+    net = dense_stack([3, 5, 1], "tanh", initializer="xavier", rng=2)
     lr = 1e-300  # no visible movement: every batch's cost is the cost at the initial weights
-    r = fit(net, X, Y, optimizer=GradientDescent(lr), iterations=1, batch_size=10, rng=np.random.RandomState(5))
+    r = fit(net, X, Y, optimizer=GradientDescent(lr), epochs=1, batch_size=10, rng=np.random.RandomState(5))
     net.forward(X)
     assert r.costs[0][1] == pytest.approx(net.cost(net.targets(Y)), rel=1e-13)
 
 
 def test_mini_batches_need_a_generator():
     X, Y = _problem(m=23)
-    net = Network.initialise([3, 5, 1], "tanh", initializer="xavier", rng=2)
+    net = dense_stack([3, 5, 1], "tanh", initializer="xavier", rng=2)
     with pytest.raises(ValueError, match="dropout and mini-batches need the run's rng"):
-        fit(net, X, Y, optimizer=GradientDescent(0.1), iterations=1, batch_size=10)
+        fit(net, X, Y, optimizer=GradientDescent(0.1), epochs=1, batch_size=10)
     with pytest.raises(ValueError, match="batch_size must be >= 1 or None"):
-        fit(net, X, Y, optimizer=GradientDescent(0.1), iterations=1, batch_size=0)
+        fit(net, X, Y, optimizer=GradientDescent(0.1), epochs=1, batch_size=0)
+
+
+@pytest.mark.parametrize("opt", [GradientDescent(0.05), Momentum(0.05, beta=0.9)], ids=["gd", "momentum"])
+def test_a_second_fit_after_a_row_space_fit_keeps_training(opt):
+    # the row-space first layer keys the optimizer's state to C/alpha while it is swapped in; the state
+    # is reset at both swaps, so the same optimizer trains on (it used to raise KeyError: 'W')
+    X, Y = _problem(n_x=50, m=12, seed=3)
+    net = dense_stack([50, 6, 1], "relu", initializer="he", rng=2)
+    first = fit(net, X, Y, optimizer=opt, epochs=20)
+    assert first.first_layer == "row_space"
+    for path in ("plain", "row_space"):
+        again = fit(net, X, Y, optimizer=opt, epochs=20, first_layer=path)
+        assert again.costs[-1][1] < first.costs[-1][1]
+        first = again
+    assert type(net.layers[0]).__name__ == "Dense"

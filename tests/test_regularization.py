@@ -3,18 +3,19 @@
 import numpy as np
 import pytest
 
+from nets import dense_layers, perturb_biases
+from scratchnet.cli.gradcheck import main
 from scratchnet.data import GENERATORS, load_football
-from scratchnet.nn import Adam, CourseCompat, GradientDescent, Network, fit
+from scratchnet.nn import Adam, CourseCompat, GradientDescent, dense_stack, fit
 from scratchnet.nn.activations import HIDDEN_ACTIVATIONS
-from scratchnet.nn.gradcheck import gradient_check, main, random_problem
+from scratchnet.nn.gradcheck import gradient_check, random_problem
+from scratchnet.nn.layers import Activation, Dense, Dropout
 
 
 def _net(dims, act, output="sigmoid", keep_prob=1.0, seed=1):
-    net = Network.initialise(dims, act, output_activation=output, initializer="xavier", rng=seed,
+    net = dense_stack(dims, act, output=output, initializer="xavier", rng=seed,
                              keep_prob=keep_prob)
-    rng = np.random.RandomState(seed + 10)
-    for layer in net.layers:  # non-zero biases so a wrong db cannot hide
-        layer.b += 0.1 * rng.randn(*layer.b.shape)
+    perturb_biases(net, np.random.RandomState(seed + 10))
     return net
 
 
@@ -36,14 +37,15 @@ def test_dropout_gradient_check_really_uses_the_mask():
         gradient_check(net, X, Y)
     assert gradient_check(net, X, Y, dropout_seed=2) < 1e-7
     # a backward that forgot the mask (dropout switched off only in backward) is caught
-    net.forward(X, rng=np.random.RandomState(2))
+    net.forward(X, training=True, rng=np.random.RandomState(2))
     for layer in net.layers:
-        layer.mask = None
+        if isinstance(layer, Dropout):
+            layer.mask = None
     T = net.targets(Y)
     net.backward(T)
-    wrong = np.concatenate([layer.dW.ravel() for layer in net.layers])
+    wrong = np.concatenate([layer.gradients["W"].ravel() for layer in dense_layers(net)])
     gradient_check(net, X, Y, dropout_seed=2)
-    right = np.concatenate([layer.dW.ravel() for layer in net.layers])
+    right = np.concatenate([layer.gradients["W"].ravel() for layer in dense_layers(net)])
     assert np.linalg.norm(wrong - right) > 1e-3 * np.linalg.norm(right)
 
 
@@ -58,9 +60,9 @@ def test_l2_cost_is_cross_entropy_plus_the_weight_penalty():
     X, Y = random_problem(net, m=9, seed=3)
     T = net.targets(Y)
     net.forward(X)
-    A = net.layers[-1].A
+    A = net.head.A
     cross_entropy = -np.mean(T * np.log(A) + (1 - T) * np.log(1 - A))
-    penalty = 0.7 / (2 * 9) * sum(np.sum(layer.W ** 2) for layer in net.layers)
+    penalty = 0.7 / (2 * 9) * sum(np.sum(layer.W ** 2) for layer in dense_layers(net))
     assert net.cost(T, lambd=0.7) == pytest.approx(cross_entropy + penalty, rel=1e-12)
 
 
@@ -72,9 +74,9 @@ def football(data_root):
 def test_more_l2_gives_smaller_weights(football):
     norms = []
     for lambd in (0.0, 0.1, 0.7, 3.0):
-        net = Network.initialise([2, 20, 3, 1], "relu", initializer="course_deep", rng=3)
-        fit(net, football.X_train, football.Y_train, optimizer=GradientDescent(0.3), iterations=2000, lambd=lambd)
-        norms.append(sum(float(np.sum(layer.W ** 2)) for layer in net.layers))
+        net = dense_stack([2, 20, 3, 1], "relu", initializer="course_deep", rng=3)
+        fit(net, football.X_train, football.Y_train, optimizer=GradientDescent(0.3), epochs=2000, lambd=lambd)
+        norms.append(sum(float(np.sum(layer.W ** 2)) for layer in dense_layers(net)))
     assert norms == sorted(norms, reverse=True) and len(set(norms)) == 4, norms
     assert norms[-1] < 0.5 * norms[0], norms
 
@@ -82,48 +84,52 @@ def test_more_l2_gives_smaller_weights(football):
 def test_keep_prob_one_equals_no_dropout_exactly(football):
     nets = []
     for keep_prob, rng in ((1.0, None), (1.0, np.random.RandomState(0)), ([1.0, 1.0], np.random.RandomState(9))):
-        net = Network.initialise([2, 20, 3, 1], "relu", initializer="course_deep", rng=3, keep_prob=keep_prob)
-        fit(net, football.X_train, football.Y_train, optimizer=GradientDescent(0.3), iterations=300, rng=rng)
+        net = dense_stack([2, 20, 3, 1], "relu", initializer="course_deep", rng=3, keep_prob=keep_prob)
+        fit(net, football.X_train, football.Y_train, optimizer=GradientDescent(0.3), epochs=300, rng=rng)
         nets.append(net)
     for net in nets[1:]:
-        assert all((a.W == b.W).all() and (a.b == b.b).all() for a, b in zip(net.layers, nets[0].layers))
+        assert all((a.W == b.W).all() and (a.b == b.b).all() for a, b in zip(dense_layers(net), dense_layers(nets[0])))
     # and no masks were drawn from the generator
     rng = np.random.RandomState(0)
     state = rng.get_state()[1].copy()
-    net = Network.initialise([2, 20, 3, 1], "relu", initializer="course_deep", rng=3, keep_prob=1.0)
-    fit(net, football.X_train, football.Y_train, optimizer=GradientDescent(0.3), iterations=3, rng=rng)
+    net = dense_stack([2, 20, 3, 1], "relu", initializer="course_deep", rng=3, keep_prob=1.0)
+    fit(net, football.X_train, football.Y_train, optimizer=GradientDescent(0.3), epochs=3, rng=rng)
     assert (rng.get_state()[1] == state).all()
 
 
 def test_dropout_masks_are_inverted_and_off_at_prediction():
-    net = Network.initialise([3, 50, 1], "relu", initializer="he", rng=1, keep_prob=0.8)
+    net = dense_stack([3, 50, 1], "relu", initializer="he", rng=1, keep_prob=0.8)
     X = np.abs(np.random.RandomState(0).randn(3, 400))
-    hidden = net.layers[0]
-    net.forward(X, rng=np.random.RandomState(1))
-    dropped = hidden.A
-    kept = hidden.mask
+    dense, relu, dropout = net.layers[:3]
+    assert isinstance(dense, Dense) and isinstance(relu, Activation) and isinstance(dropout, Dropout)
+    net.forward(X, training=True, rng=np.random.RandomState(1))
+    dropped = net.layers[3].A_prev  # what the output layer saw
+    kept = dropout.mask
     assert 0.78 < kept.mean() < 0.82  # keep_prob of the units survive
-    plain = np.maximum(hidden.Z, 0)
+    plain = np.maximum(relu.Z, 0)
     np.testing.assert_array_equal(dropped, plain * kept / 0.8)  # survivors scaled up by 1 / keep_prob
     # prediction never drops: twice the same, and equal to the mask-free forward
     p1, p2 = net.predict_proba(X), net.predict_proba(X)
-    assert (p1 == p2).all() and hidden.mask is None
+    assert (p1 == p2).all() and dropout.mask is None
     np.testing.assert_array_equal(p1, net.forward(X))
+    # training without the run's generator is refused, not silently mask-free
+    with pytest.raises(ValueError, match="dropout while training needs the run's rng"):
+        net.forward(X, training=True)
 
 
 def test_default_dropout_draws_new_masks_course_compat_reuses_one(football):
     def masks(course_compat, rng):
-        net = Network.initialise([2, 20, 3, 1], "relu", initializer="course_deep", rng=3, keep_prob=0.86)
+        net = dense_stack([2, 20, 3, 1], "relu", initializer="course_deep", rng=3, keep_prob=0.86)
         seen = []
-        layer = net.layers[0]
+        layer = net.layers[2]  # dense, relu, dropout
         real_backward = layer.backward
 
-        def spy(dZ, need_input_grad, lambd=0.0):
+        def spy(dA, need_input_grad=True):
             seen.append(layer.mask.copy())
-            return real_backward(dZ, need_input_grad, lambd)
+            return real_backward(dA, need_input_grad)
 
         layer.backward = spy
-        fit(net, football.X_train, football.Y_train, optimizer=GradientDescent(0.3), iterations=3, rng=rng,
+        fit(net, football.X_train, football.Y_train, optimizer=GradientDescent(0.3), epochs=3, rng=rng,
             course_compat=course_compat)
         return seen
 
@@ -140,11 +146,11 @@ def test_default_dropout_draws_new_masks_course_compat_reuses_one(football):
 def test_softmax_on_blobs_with_six_classes():
     blobs = GENERATORS["blobs"]()  # 200 points, labels 0..5 as sklearn gives them
     assert sorted(set(blobs.Y_train.ravel())) == [0, 1, 2, 3, 4, 5]
-    net = Network.initialise([2, 6], "relu", output_activation="softmax", initializer="zeros")
+    net = dense_stack([2, 6], "relu", output="softmax", initializer="zeros")
     net.forward(blobs.X_train)
     assert net.cost(net.targets(blobs.Y_train)) == pytest.approx(np.log(6), abs=1e-12)  # uniform output
-    net = Network.initialise([2, 16, 6], "relu", output_activation="softmax", initializer="he", rng=1)
-    r = fit(net, blobs.X_train, blobs.Y_train, optimizer=Adam(0.01), iterations=400, batch_size=32,
+    net = dense_stack([2, 16, 6], "relu", output="softmax", initializer="he", rng=1)
+    r = fit(net, blobs.X_train, blobs.Y_train, optimizer=Adam(0.01), epochs=400, batch_size=32,
             rng=np.random.RandomState(1))
     costs = [c for _, c in r.costs]
     assert costs[-1] < 0.35 * costs[0]
@@ -157,16 +163,14 @@ def test_gradcheck_command_passes_and_fails(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "output=softmax" in out and "keep_prob=0.7" in out and ": ok" in out
     # a broken backward makes the command fail with exit status 1
-    from scratchnet.nn import layers
+    real = Dense.backward
 
-    real = layers.Dense.backward
-
-    def off(self, dZ, need_input_grad, lambd=0.0):
-        out = real(self, dZ, need_input_grad, lambd)
-        self.db *= 1.5
+    def off(self, dZ, need_input_grad=True):
+        out = real(self, dZ, need_input_grad)
+        self.gradients["b"] *= 1.5
         return out
 
-    monkeypatch.setattr(layers.Dense, "backward", off)
+    monkeypatch.setattr(Dense, "backward", off)
     assert main(["--layer-dims", "3", "4", "1"]) == 1
     assert "FAILED" in capsys.readouterr().out
 
@@ -179,17 +183,17 @@ def test_gradcheck_command_rejects_bad_input(capsys):
     assert "keep_prob must be in (0, 1]" in err and "Traceback" not in err
 
 
-def test_a_sampled_check_compares_the_same_coordinates():
-    from scratchnet.nn.gradcheck import _coordinates, numerical_gradients
+def test_a_sampled_check_compares_the_samecoordinates():
+    from scratchnet.nn.gradcheck import coordinates, numerical_gradients
 
     net = _net([4, 6, 5, 1], "tanh")
     X, Y = random_problem(net, m=9, seed=3)
     everything = numerical_gradients(net, X, net.targets(Y))
-    assert everything.size == net.n_parameters == len(_coordinates(net, None, 0))
-    coords = _coordinates(net, 10, seed=4)
-    assert len(coords) == 10 and coords == sorted(coords, key=_coordinates(net, None, 0).index)
+    assert everything.size == net.n_parameters == len(coordinates(net, None, 0))
+    coords = coordinates(net, 10, seed=4)
+    assert len(coords) == 10 and coords == sorted(coords, key=coordinates(net, None, 0).index)
     sampled = numerical_gradients(net, X, net.targets(Y), coords=coords)
-    index = {c: k for k, c in enumerate(_coordinates(net, None, 0))}
+    index = {c: k for k, c in enumerate(coordinates(net, None, 0))}
     np.testing.assert_array_equal(sampled, everything[[index[c] for c in coords]])
     assert gradient_check(net, X, Y, sample=10, sample_seed=4) < 1e-7
 

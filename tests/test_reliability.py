@@ -393,8 +393,8 @@ def test_cost_becoming_inf_names_iteration_and_last_finite_cost(tmp_path):
     """lr=1e305 overflows W after one step: the cost of iteration 1 is inf; iteration 0's is ln 2."""
     with_cat_data(tmp_path)
     proc = run_train(tmp_path, "optimizer.lr=1e305", "train.iterations=50")
-    assert_clean_failure(proc, "training diverged: cost became inf at iteration 1",
-                         "last finite cost 0.693147 at iteration 0", "lower optimizer.lr")
+    assert_clean_failure(proc, "training diverged: cost became inf at epoch 1",
+                         "last finite cost 0.693147 at epoch 0", "lower optimizer.lr")
     assert proc.returncode == 2
     assert output_files(tmp_path) == []
     [(name, status, error)] = mlflow_runs(tmp_path)  # the run was open: it must say FAILED, and why

@@ -187,8 +187,8 @@ def test_diverging_run_exits_2_with_one_line_is_failed_and_keeps_the_previous_ou
     proc = cli(tmp_path, *short, "optimizer.lr=1e308")
     assert proc.returncode == 2, proc.stderr
     errors = [line for line in proc.stderr.splitlines() if "error" in line.lower()]
-    assert errors == ["scratchnet-train: error: training diverged: cost became nan at iteration 1 "
-                      "(last finite cost 0.693147 at iteration 0); lower optimizer.lr"]
+    assert errors == ["scratchnet-train: error: training diverged: cost became nan at epoch 1 "
+                      "(last finite cost 0.693147 at epoch 0); lower optimizer.lr"]
     assert "Traceback" not in proc.stderr and "Warning" not in proc.stderr and proc.stdout == ""
     assert snapshot(out) == before
     assert [p.name for p in out.parent.iterdir()] == ["logistic_cat"]

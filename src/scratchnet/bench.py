@@ -128,7 +128,8 @@ def torch_case(torch, X, Y, dtype: str, iterations: int, record_every=100) -> Ca
     def run() -> Outcome:
         net = Network.initialise(CAT_DIMS, "relu", initializer="course_deep", rng=CAT_SEED)
         params = [(torch.tensor(layer.W, dtype=tdtype, requires_grad=True),
-                   torch.tensor(layer.b, dtype=tdtype, requires_grad=True)) for layer in net.layers if "W" in layer.parameters]
+                   torch.tensor(layer.b, dtype=tdtype, requires_grad=True))
+                  for layer in net.layers if "W" in layer.parameters]  # the dense layers
         flat = [p for pair in params for p in pair]
         Xt = torch.tensor(X, dtype=tdtype)  # a copy: X is read-only, which torch warns about
         Yt = torch.tensor(Y, dtype=tdtype)
