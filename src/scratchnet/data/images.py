@@ -62,7 +62,7 @@ def read_image_folder(root: Path | str, *, size: int | Sequence[int] = 64, label
         except DataError as error:
             problems.append(f"{name!r}: {error.message}")
     if problems:
-        raise DataError(f"{len(problems)} problem(s) in the image folder: " + "; ".join(problems), root)
+        raise DataError(f"{len(problems)} problem(s) in the image folder: " + "; ".join(sorted(problems)), root)
     if not names:
         raise DataError(f"expected image files in it ({_layout(labels)}), found none", root)
     index = {c: k for k, c in enumerate(known)}

@@ -35,6 +35,7 @@ def read_signs(root: Path | str) -> dict[str, ImageSet]:
     "test_signs.h5[<index>]".
     """
     root = Path(root)
+    test = read_signs_test(root / TEST_FILE)  # first: the small file fails fast
     sets = {}
     for folder in TRAIN_FOLDERS:
         path = root / EXPORT / folder
@@ -43,7 +44,7 @@ def read_signs(root: Path | str) -> dict[str, ImageSet]:
                             f"run `dvc pull` to fetch the raw data", path)
         sets[folder] = read_image_folder(path, size=IMAGE_SHAPE[:2], labels="name", classes=CLASSES,
                                          prefix=f"{folder}/")
-    sets[TEST_SPLIT] = read_signs_test(root / TEST_FILE)
+    sets[TEST_SPLIT] = test
     return sets
 
 
