@@ -148,3 +148,12 @@ def test_a_bad_training_file_is_named(signs_copy):
     with pytest.raises(DataError, match=r"val_signs: 2 problem\(s\) in the image folder: '3_IMG_9999 \(1\)\.jpg': "
                                         r".*; '9_IMG_0000\.jpg': class '9' is not one of"):
         load_signs(signs_copy)
+
+
+def test_distances_in_blocks_give_the_same_report(signs_root, report, monkeypatch):
+    from scratchnet.data import duplicates
+
+    monkeypatch.setattr(duplicates, "TEST_ROWS", 7)  # 120 test images in 18 blocks
+    blocked = check_signs(signs_root)
+    assert blocked.near == report.near and blocked.closest_others == report.closest_others
+    assert blocked.train_copies == report.train_copies

@@ -24,6 +24,7 @@ from scratchnet.data.imageset import ImageSet
 NEAR_THRESHOLD = 3e-4  # d = 1 - r; see the module doc for the measured gap it sits in
 THUMBNAIL = 8  # thumbnail side: 8x8 block means
 LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601, as Pillow's convert("L")
+TEST_ROWS = 1024  # test images per block of distances: bounds memory at 8 KB per training image
 
 
 @dataclass(frozen=True)
@@ -158,13 +159,16 @@ def _exact_groups(sets: Mapping[str, ImageSet]) -> tuple[ExactGroup, ...]:
 def thumbnails(images: np.ndarray, side: int = THUMBNAIL) -> np.ndarray:
     """(m, H, W, 3) -> (m, side*side) grey block means, centred and scaled to unit length.
 
+    Blocks are near-equal when side does not divide H or W; images under side pixels use one a block.
+
     A flat thumbnail (no variance) stays all zero, so its r with anything is 0 (d = 1).
     """
     grey = images @ LUMA  # (m, H, W)
-    rows = np.linspace(0, grey.shape[1], side + 1).astype(int)[:-1]
-    cols = np.linspace(0, grey.shape[2], side + 1).astype(int)[:-1]
+    height, width = grey.shape[1:]
+    rows = np.linspace(0, height, min(side, height) + 1).astype(int)[:-1]  # block starts; tiny images:
+    cols = np.linspace(0, width, min(side, width) + 1).astype(int)[:-1]  # one pixel a block
     sums = np.add.reduceat(np.add.reduceat(grey, rows, axis=1), cols, axis=2)  # (m, side, side)
-    counts = np.outer(np.diff([*rows, grey.shape[1]]), np.diff([*cols, grey.shape[2]]))
+    counts = np.outer(np.diff([*rows, height]), np.diff([*cols, width]))
     t = (sums / counts).reshape(len(images), -1)
     t = t - t.mean(axis=1, keepdims=True)
     norm = np.linalg.norm(t, axis=1, keepdims=True)
@@ -174,23 +178,25 @@ def thumbnails(images: np.ndarray, side: int = THUMBNAIL) -> np.ndarray:
 def _near_pairs(sets: Mapping[str, ImageSet], test: str, threshold: float,
                 n_closest: int) -> tuple[tuple[NearPair, ...], tuple[NearPair, ...]]:
     tests = sets[test]
-    train = [(split, s) for split, s in sets.items() if split != test]
-    names = [n for _, s in train for n in s.names]
-    classes = [s.classes[label] for _, s in train for label in s.labels]
+    train = [s for split, s in sets.items() if split != test]
+    names = [n for s in train for n in s.names]
+    classes = [s.classes[label] for s in train for label in s.labels]
     if not names or not len(tests):
         return (), ()
     T = thumbnails(tests.images)  # (m_test, 64)
-    A = np.concatenate([thumbnails(s.images) for _, s in train])  # (m_train, 64)
-    D = 1.0 - T @ A.T  # (m_test, m_train), 1 - r
+    A = np.concatenate([thumbnails(s.images) for s in train])  # (m_train, 64)
+    close, nearest = [], np.empty((len(tests), 2))  # (test index, train index, d); per test: (d, j) above
+    for start in range(0, len(tests), TEST_ROWS):
+        D = 1.0 - T[start:start + TEST_ROWS] @ A.T  # (rows, m_train), 1 - r
+        close += [(start + i, j, max(D[i, j], 0.0)) for i, j in np.argwhere(D <= threshold)]
+        far = np.where(D <= threshold, np.inf, D)
+        j = far.argmin(axis=1)  # each test image's closest training image that is not a copy
+        nearest[start:start + len(D)] = np.c_[far[np.arange(len(D)), j], j]
 
-    def pair(i: int, j: int) -> NearPair:
-        return NearPair(tests.names[i], names[j], float(max(D[i, j], 0.0)), tests.classes[tests.labels[i]],
-                        classes[j])
+    def pair(i: int, j: int, d: float) -> NearPair:
+        return NearPair(tests.names[i], names[j], float(d), tests.classes[tests.labels[i]], classes[j])
 
-    close = np.argwhere(D <= threshold)
-    near = sorted((pair(i, j) for i, j in close), key=lambda p: (p.distance, p.test, p.train))
-    far = np.where(D <= threshold, np.inf, D)
-    nearest = far.argmin(axis=1)  # each test image's closest training image that is not a copy
-    order = np.argsort(far[np.arange(len(tests)), nearest], kind="stable")[:n_closest]
-    others = [pair(i, nearest[i]) for i in order if np.isfinite(far[i, nearest[i]])]
+    near = sorted((pair(i, j, d) for i, j, d in close), key=lambda p: (p.distance, p.test, p.train))
+    order = np.argsort(nearest[:, 0], kind="stable")[:n_closest]
+    others = [pair(i, int(nearest[i, 1]), nearest[i, 0]) for i in order if np.isfinite(nearest[i, 0])]
     return tuple(near), tuple(others)

@@ -20,6 +20,12 @@ class ImageSet:
     labels: np.ndarray  # (m,) int64 indices into classes
     classes: tuple[str, ...]
 
+    def __post_init__(self) -> None:
+        m = len(self.names)
+        if self.images.ndim != 4 or self.images.shape[0] != m or self.labels.shape != (m,):
+            raise ValueError(f"ImageSet: expected {m} images (m, H, W, C) and labels (m,), found "
+                             f"{self.images.shape} and {self.labels.shape}")
+
     def __len__(self) -> int:
         return len(self.names)
 
