@@ -25,7 +25,7 @@ def load_cat(root: Path) -> Dataset:
         raise DataError(f"expected the same list_classes as the train file {classes}, "
                         f"found {test_classes}", root / "test_catvnoncat.h5")
     with about(root):
-        return Dataset("cat", X_train, Y_train, X_test, Y_test, classes)
+        return Dataset("cat", X_train, Y_train, X_test, Y_test, classes, image_shape=IMAGE_SHAPE)
 
 
 def _read_split(path: Path, split: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:

@@ -17,6 +17,10 @@ class Dataset:
 
     `X_test`/`Y_test` are both None when the set has no test split (the planar sets).
     `classes[k]` names label k. The arrays are made read-only so the digest stays true.
+    `image_shape` (H, W, C) is set when each column is an image flattened as the course does
+    (x.reshape(m, -1).T); `images(split)` undoes that. `excluded` names the source examples the
+    loader left out on purpose (SIGNS: training copies of test images). Neither enters the digest,
+    which covers the arrays only (like `name` and `classes`), so existing digests stay the same.
     """
 
     name: str
@@ -25,9 +29,12 @@ class Dataset:
     X_test: np.ndarray | None  # (n_features, m_test)
     Y_test: np.ndarray | None  # (1, m_test)
     classes: tuple[str, ...]
+    image_shape: tuple[int, int, int] | None = None  # (H, W, C) of one example, if an image
+    excluded: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "classes", tuple(str(c) for c in self.classes))
+        object.__setattr__(self, "excluded", tuple(str(e) for e in self.excluded))
         if not self.classes:
             self._fail("at least one class name", "none")
         if (self.X_test is None) != (self.Y_test is None):
@@ -39,6 +46,8 @@ class Dataset:
             if self.X_test.shape[0] != self.X_train.shape[0]:
                 self._fail(f"X_test with {self.X_train.shape[0]} features like X_train",
                            f"{self.X_test.shape[0]}")
+        if self.image_shape is not None:
+            self._check_image_shape()
         for array in self._arrays().values():
             array.flags.writeable = False
 
@@ -67,6 +76,33 @@ class Dataset:
         if outside.size:
             self._fail(f"Y_{split} labels in 0..{len(self.classes) - 1} (one per class)",
                        f"{outside.flat[0].item()}")
+
+    def _check_image_shape(self) -> None:
+        shape = self.image_shape
+        if (not isinstance(shape, (tuple, list)) or len(shape) != 3
+                or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0
+                           for d in shape)):
+            self._fail("image_shape as three positive integers (H, W, C)", f"{self.image_shape!r}")
+        shape = tuple(int(d) for d in shape)
+        if int(np.prod(shape)) != self.n_features:
+            self._fail(f"image_shape whose H*W*C equals the {self.n_features} features",
+                       f"{shape} ({int(np.prod(shape))})")
+        object.__setattr__(self, "image_shape", shape)
+
+    def images(self, split: str) -> np.ndarray:
+        """The `split` ("train" or "test") examples as images (m, H, W, C), values as in X.
+
+        Inverts the course's flattening exactly: X = x.reshape(m, -1).T / 255 gives back x / 255.
+        A read-only view of X, no copy.
+        """
+        if split not in ("train", "test"):
+            raise ValueError(f"images: expected split 'train' or 'test', found {split!r}")
+        if self.image_shape is None:
+            self._fail("an image_shape to give images", "none (its examples are not images)")
+        X = self.X_train if split == "train" else self.X_test
+        if X is None:
+            self._fail("a test split", "none")
+        return X.T.reshape(X.shape[1], *self.image_shape)  # (m, H, W, C)
 
     def _arrays(self) -> dict[str, np.ndarray]:
         arrays = {"X_train": self.X_train, "Y_train": self.Y_train}
@@ -137,6 +173,10 @@ def save_dataset(ds: Dataset, path: Path) -> None:
             f.create_dataset(key, data=array)
         f.attrs["name"] = ds.name
         f.attrs["classes"] = list(ds.classes)
+        if ds.image_shape is not None:
+            f.attrs["image_shape"] = list(ds.image_shape)
+        if ds.excluded:  # h5py cannot store an empty list of strings
+            f.attrs["excluded"] = list(ds.excluded)
 
 
 def load_dataset(path: Path) -> Dataset:
@@ -153,6 +193,9 @@ def load_dataset(path: Path) -> Dataset:
             X_test=arrays.get("X_test"),
             Y_test=arrays.get("Y_test"),
             classes=tuple(_text(c) for c in np.atleast_1d(attrs["classes"])),
+            image_shape=(tuple(int(d) for d in attrs["image_shape"])
+                         if "image_shape" in attrs else None),
+            excluded=tuple(_text(e) for e in np.atleast_1d(attrs.get("excluded", []))),
         )
 
 
