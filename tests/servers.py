@@ -99,12 +99,13 @@ def stop(server: Server, grace: float = 5.0) -> None:
 
 
 @contextlib.contextmanager
-def mlflow_server(root: Path) -> Iterator[Server]:
-    """A tracking server with a SQLite store and proxied artifacts under `root`, one worker."""
+def mlflow_server(root: Path, backend_uri: str | None = None, workers: int = 1) -> Iterator[Server]:
+    """A tracking server with proxied artifacts in root/artifacts (clients upload through the server,
+    so they share no folder with it); its store is `backend_uri`, by default root/mlflow.db (SQLite)."""
     port = free_port()
     cmd = [str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-           "--workers", "1",
-           "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+           "--workers", str(workers),
+           "--backend-store-uri", backend_uri or f"sqlite:///{root / 'mlflow.db'}",
            "--artifacts-destination", str(root / "artifacts")]
     server = start(cmd, port, root / "server.log")
     try:

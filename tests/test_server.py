@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import servers
+import system
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -238,8 +239,7 @@ def test_pyfunc_served_over_http_matches_scratchnet_predict(deep_cat, server, im
 
 def test_mlflow_ui_shows_experiment_and_runs(deep_cat, server, client):
     """Headless Chromium on the server's UI: the cat experiment's runs page lists the deep_cat run."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: .ci/run installs Debian's chromium package")
+    system.require_file(CHROMIUM, "chromium")  # skips, naming it, where it could not be installed
     from playwright.sync_api import sync_playwright
 
     _, run = deep_cat
