@@ -1,0 +1,53 @@
+"""The course's SIGNS ConvNet built from specs and trained a few epochs (on random images: the real
+SIGNS loader is the data layer's)."""
+
+import numpy as np
+import pytest
+
+from scratchnet.nn import Adam, fit, from_specs
+from scratchnet.nn.layers import Conv2D, Dense
+
+SIGNS_CONVNET = [  # course 4, week 1: no conv biases; TF1's xavier_initializer is glorot_uniform
+    {"type": "conv2d", "filters": 8, "f": 4, "padding": "same", "bias": False}, "relu",
+    {"type": "maxpool2d", "f": 8, "stride": 8},
+    {"type": "conv2d", "filters": 16, "f": 2, "padding": "same", "bias": False}, "relu",
+    {"type": "maxpool2d", "f": 4, "stride": 4},
+    "flatten", {"type": "dense", "units": 6},
+]
+
+
+def signs_convnet(dtype="float64", rng=0):
+    return from_specs((64, 64, 3), SIGNS_CONVNET, output="softmax", initializer="glorot_uniform", rng=rng,
+                      dtype=dtype)
+
+
+def test_signs_convnet_builds_as_the_course_describes_it():
+    net = signs_convnet()
+    conv1, conv2, dense = (layer for layer in net.layers if layer.parameters)
+    assert isinstance(conv1, Conv2D) and conv1.W.shape == (4, 4, 3, 8) and not conv1.bias
+    assert isinstance(conv2, Conv2D) and conv2.W.shape == (2, 2, 8, 16) and not conv2.bias
+    assert isinstance(dense, Dense) and dense.W.shape == (6, 64)
+    assert net.n_parameters == 4 * 4 * 3 * 8 + 2 * 2 * 8 * 16 + 64 * 6 + 6
+    shapes, shape = [], net.input_shape
+    for layer in net.layers:
+        shape = layer.output_shape(shape)
+        shapes.append(shape)
+    assert shapes == [(64, 64, 8), (64, 64, 8), (8, 8, 8), (8, 8, 16), (8, 8, 16), (2, 2, 16), (64,), (6,)]
+    assert net.describe() == ("conv 4x4x8 same, relu, maxpool 8x8, conv 2x2x16 same, relu, maxpool 4x4, "
+                              "flatten, dense 6, softmax")
+    assert net.example_axis == 0
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_few_adam_epochs_lower_the_cost(dtype):
+    rng = np.random.RandomState(0)
+    X = rng.rand(160, 64, 64, 3)  # pixels in [0, 1] as the course's X / 255
+    Y = rng.randint(0, 6, (1, 160))
+    net = signs_convnet(dtype)
+    result = fit(net, X, Y, optimizer=Adam(0.009), epochs=6, batch_size=64, rng=np.random.RandomState(1),
+                 record_every=1)
+    costs = [c for _, c in result.costs]
+    assert len(costs) == 6 and np.all(np.isfinite(costs))
+    assert costs[-1] < costs[0] - 0.05, costs
+    assert net.dtype == np.dtype(dtype)
+    assert net.predict(X.astype(dtype)).shape == (1, 160)
