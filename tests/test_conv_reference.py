@@ -38,11 +38,16 @@ CONV_CASES = [  # (m, H, W, C_prev, f, C, stride, padding)
 
 @pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: "m{}_{}x{}x{}_f{}_C{}_s{}_p{}".format(*c))
 @pytest.mark.parametrize("bias", [True, False])
-def test_conv_matches_course_loops(case, bias):
+@pytest.mark.parametrize("blocked", [True, False], ids=["blocked", "plain"])
+def test_conv_matches_course_loops(monkeypatch, case, bias, blocked):
+    if not blocked:  # every row one output (plain im2col) rather than a block of neighbours
+        monkeypatch.setattr(im2col, "NARROW", 1)
     m, H, W_in, C_prev, f, C, stride, padding = case
     A_prev, W, b = random_conv(m, H, W_in, C_prev, f, C)
     layer = Conv2D(W.copy(), b.copy() if bias else None, stride=stride, padding=padding)
     Z = layer.forward(A_prev, training=True)
+    assert layer.block > 1 or not blocked or case[4:7] in [(4, 5, 2), (1, 3, 1)]  # W_out 5, block <= 3; 1x1
+    assert layer.block == 1 or blocked
     pads = im2col.padding_amounts(padding, H, W_in, f, stride)
     Z_ref, cache = course.conv_forward(A_prev, W, b if bias else None, {"pad": pads, "stride": stride})
     np.testing.assert_allclose(Z, Z_ref, **TOL)
@@ -66,6 +71,16 @@ def test_pool_matches_course_loops(pool, mode, f, stride):
     np.testing.assert_allclose(A, A_ref, **TOL)
     dA = np.random.RandomState(3).randn(*A.shape)
     np.testing.assert_allclose(layer.backward(dA), course.pool_backward(dA, cache, mode), **TOL)
+
+
+def test_block_width():
+    """Blocks of outputs per row only for narrow products, dividing W_out."""
+    assert im2col.block_width(64, 8, np.float32) == 4  # the course's first conv: 32 columns
+    assert im2col.block_width(64, 8, np.float64) == 2
+    assert im2col.block_width(8, 16, np.float32) == 2
+    assert im2col.block_width(64, 32, np.float32) == 1
+    assert im2col.block_width(7, 4, np.float64) == 1  # 7 is prime
+    assert im2col.block_width(6, 4, np.float64) == 3
 
 
 def test_same_padding_follows_tensorflow():

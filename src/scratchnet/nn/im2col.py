@@ -1,10 +1,16 @@
 """im2col / col2im for channels-last images (m, H, W, C): strided views, bounded reusable buffers.
 
-A convolution's input windows, laid out as rows (m*H_out*W_out, f*f*C_prev) with the (kernel row,
-kernel column, channel) of each window contiguous, are multiplied by W reshaped to (f*f*C_prev, C)
-in one matrix product. The rows come from a strided view of the padded input (no copy) copied into
-a reused buffer; no buffer ever exceeds MAX_BUFFER_BYTES, larger batches go through in chunks of
-examples (inference on a whole data set of 64x64 images, for one).
+A convolution's input windows, laid out as rows with the (kernel row, kernel column, channel) of
+each window contiguous, times W reshaped to (f*f*C_prev, C), is the layer's output in one matrix
+product. The rows come from a strided view of the padded input (no copy) copied into a reused
+buffer; no buffer exceeds MAX_BUFFER_BYTES: larger batches go through in chunks of examples
+(inference on a whole data set of 64x64 images, for one).
+
+Blocked rows: when C is small (the course's 8 filters) a matrix product with 8 columns runs far
+below the BLAS's speed, so one row holds the windows of `block` neighbouring outputs along W (a
+"super-window" of (block - 1) stride + f input columns) and W becomes a (f * U * C_prev, block * C)
+banded matrix with zeros where a super-window column is outside an output's window. The product
+is the same sums (the zeros add exact zeros) in fewer, wider rows; block = 1 is plain im2col.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 MAX_BUFFER_BYTES = 256 * 2**20  # per buffer: keeps a 2-core / 24 GiB machine comfortable
+CACHE_BYTES = 2**20  # rows streamed through a chunk this size stay in the core's L2 cache
+NARROW = 32  # a product with fewer than NARROW float32 (NARROW/2 float64) columns gets blocked rows
 Pads = tuple[tuple[int, int], tuple[int, int]]  # ((top, bottom), (left, right))
 
 
@@ -37,11 +45,10 @@ def padding_amounts(padding: int | str, H: int, W: int, f: int, stride: int) -> 
 
 
 def output_size(size: int, f: int, stride: int, before: int, after: int) -> int:
-    """floor((size + before + after - f) / stride) + 1, the course's n_H; ValueError if < 1."""
-    n = (size + before + after - f) // stride + 1
+    """floor((size + before + after - f) / stride) + 1, the course's n_H; ValueError if the window does not fit."""
     if size + before + after < f:
         raise ValueError(f"a {f}x{f} window does not fit an input of size {size} padded by ({before}, {after})")
-    return n
+    return (size + before + after - f) // stride + 1
 
 
 def check_padding(padding: int | str) -> int | str:
@@ -71,16 +78,13 @@ class Workspace:
             flat = self._flat[name] = np.empty(size, dtype=dtype)
         return flat[:size].reshape(shape)
 
-    def clear(self) -> None:
-        self._flat.clear()
 
-
-SCRATCH = Workspace()  # temporaries that never outlive one call (chunked inference, recomputed rows)
+SCRATCH = Workspace()  # temporaries that never outlive one call (streamed chunks, recomputed rows)
 
 
 def examples_per_chunk(m: int, bytes_per_example: int, limit: int | None = None) -> int:
-    """How many examples fit in a buffer of `limit` bytes (default MAX_BUFFER_BYTES; at least 1, at most m)."""
-    limit = MAX_BUFFER_BYTES if limit is None else limit
+    """How many examples fit in `limit` bytes (default MAX_BUFFER_BYTES, never more); >= 1, <= m."""
+    limit = MAX_BUFFER_BYTES if limit is None else min(limit, MAX_BUFFER_BYTES)
     return max(1, min(m, limit // max(bytes_per_example, 1)))
 
 
@@ -109,15 +113,54 @@ def windows(A_pad: np.ndarray, f: int, stride: int, H_out: int, W_out: int) -> n
                       writeable=False)
 
 
-def im2col(A_pad: np.ndarray, f: int, stride: int, H_out: int, W_out: int, out: np.ndarray) -> np.ndarray:
-    """The windows of A_pad (m, H_p, W_p, C) as rows (m*H_out*W_out, f*f*C), copied into `out`."""
+def block_width(W_out: int, C: int, dtype) -> int:
+    """Outputs per row: the largest divisor of W_out up to NARROW / C (halved for float64), else 1."""
+    target = max(1, (NARROW * 4 // np.dtype(dtype).itemsize) // C)
+    return next(b for b in range(min(target, W_out), 0, -1) if W_out % b == 0)
+
+
+def row_length(f: int, stride: int, block: int, C_prev: int) -> int:
+    """The length of one (blocked) row: f kernel rows of a super-window (block - 1) stride + f wide."""
+    return f * ((block - 1) * stride + f) * C_prev
+
+
+def im2col(A_pad: np.ndarray, f: int, stride: int, H_out: int, W_out: int, out: np.ndarray,
+           block: int = 1) -> np.ndarray:
+    """The windows of A_pad (m, H_p, W_p, C) as rows (m*H_out*W_out/block, row_length), copied into
+    `out`: row (i, h, j) holds A_pad[i, h*s + kh, j*block*s + u, c] for kh < f, u < U, c < C."""
+    sm, sh, sw, sc = A_pad.strides
     m, C = A_pad.shape[0], A_pad.shape[3]
-    if f == 1:  # a 1x1 window is the (sub-sampled) input itself
-        np.copyto(out.reshape(m, H_out, W_out, C), A_pad[:, :stride * (H_out - 1) + 1:stride,
-                                                         :stride * (W_out - 1) + 1:stride])
-    else:
-        np.copyto(out.reshape(m, H_out, W_out, f, f, C), windows(A_pad, f, stride, H_out, W_out))
+    U = (block - 1) * stride + f
+    # the U*C values of one kernel row are contiguous in A_pad: one run, no per-column loop
+    view = as_strided(A_pad, (m, H_out, W_out // block, f, U * C), (sm, stride * sh, block * stride * sw, sh, sc),
+                      writeable=False)
+    np.copyto(out.reshape(view.shape), view)
     return out
+
+
+def blocked_weights(W: np.ndarray, stride: int, block: int) -> np.ndarray:
+    """W (f, f, C_prev, C) as the (f*U*C_prev, block*C) matrix of blocked rows (W2 itself for block 1):
+    output b of a row sees super-window column u = b*stride + kw."""
+    f, _, C_prev, C = W.shape
+    if block == 1:
+        return W.reshape(f * f * C_prev, C)
+    U = (block - 1) * stride + f
+    WB = np.zeros((f, U, C_prev, block, C), dtype=W.dtype)
+    for b in range(block):
+        WB[:, b * stride:b * stride + f, :, b, :] = W
+    return WB.reshape(f * U * C_prev, block * C)
+
+
+def fold_weights(dWB: np.ndarray, f: int, stride: int, block: int, C_prev: int, out: np.ndarray) -> None:
+    """out (f, f, C_prev, C) = the gradient of W from that of blocked_weights(W): the sum over b."""
+    if block == 1:
+        out.reshape(dWB.shape)[...] = dWB
+        return
+    U = (block - 1) * stride + f
+    dWB = dWB.reshape(f, U, C_prev, block, -1)
+    out[...] = dWB[:, 0:f, :, 0, :]
+    for b in range(1, block):
+        out += dWB[:, b * stride:b * stride + f, :, b, :]
 
 
 def window_slice(k: int, stride: int, n_out: int) -> slice:

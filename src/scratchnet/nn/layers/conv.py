@@ -14,6 +14,20 @@ from scratchnet.nn.layers.specs import check_keys, positive_int
 SPARSE_ROWS = 0.25  # dW from the nonzero rows of dZ alone when at most this fraction is nonzero
 
 
+def nonzero_rows(dZ2: np.ndarray) -> np.ndarray | None:
+    """The indices of the rows of dZ2 (M, C) holding a nonzero, when they are at most SPARSE_ROWS * M;
+    None otherwise. (Counting first settles the dense case at once; on a boolean mask both the
+    count and the search run several times faster than on the floats.)"""
+    M, C = dZ2.shape
+    nonzero = dZ2 != 0
+    if np.count_nonzero(nonzero) > SPARSE_ROWS * M * C:  # more rows than that hold a nonzero
+        return None
+    rows = np.flatnonzero(nonzero) // C  # sorted, with repeats
+    if rows.size:
+        rows = rows[np.concatenate(([True], rows[1:] != rows[:-1]))]
+    return rows if rows.size <= SPARSE_ROWS * M else None
+
+
 @register
 class Conv2D(Layer):
     """Z[i, h, w, c] = sum_{kh, kw, c'} A_pad[i, h*s + kh, w*s + kw, c'] W[kh, kw, c', c] + b[c].
@@ -40,6 +54,10 @@ class Conv2D(Layer):
         self._work = ic.Workspace()  # the padded input and the im2col rows, reused batch after batch
         self.A_pad = self.cols = None
         self.input_shape: Shape | None = None
+        self.block = 1
+        # was the last backward's dZ sparse? then training forwards stream their rows rather than
+        # keep them, since dW gathers its few rows from the input (a guess: either way is exact)
+        self.sparse_dZ = False
 
     @property
     def W(self) -> np.ndarray:
@@ -70,56 +88,62 @@ class Conv2D(Layer):
     # -- the maths --------------------------------------------------------------------------------
 
     def forward(self, A_prev, training=False, rng=None):
-        """Z = im2col(A_pad) W (one matmul, or one per chunk of examples when the rows exceed the
-        buffer bound); while training the rows are kept for dW when they fit."""
-        m, H, W_in, C_prev = A_prev.shape
+        """Z = rows(A_pad) W in one matmul, the rows kept for dW while training (when they fit the
+        bound and the last dZ was not sparse); otherwise streamed through a cache-sized buffer."""
+        if A_prev.ndim != 4:
+            raise ValueError(f"conv2d: expected images (m, H, W, C); found an array of shape {A_prev.shape}")
         self.output_shape(A_prev.shape[1:])
         A_prev = np.ascontiguousarray(A_prev, dtype=self.W.dtype)
+        (m, H, W_in, C_prev), C, dtype = A_prev.shape, self.channels[1], A_prev.dtype
         pads, H_out, W_out = self._geometry(H, W_in)
         (t, b), (l, r) = pads
-        buffer = self._work.get("pad", (m, H + t + b, W_in + l + r, C_prev), A_prev.dtype) if t + b + l + r else None
-        A_pad = ic.pad(A_prev, pads, buffer)
-        C, K, dtype = self.channels[1], self.f * self.f * C_prev, A_prev.dtype
-        self.A_pad, self.input_shape, self.geometry = A_pad, A_prev.shape, (pads, H_out, W_out)
-        W2 = self.W.reshape(K, C)
+        buffer = self._work.get("pad", (m, H + t + b, W_in + l + r, C_prev), dtype) if t + b + l + r else None
+        self.A_pad = ic.pad(A_prev, pads, buffer)
+        self.input_shape, self.geometry = A_prev.shape, (pads, H_out, W_out)
         Z = np.empty((m, H_out, W_out, C), dtype=dtype)
-        Z2 = Z.reshape(-1, C)  # (m*H_out*W_out, C)
-        per_example = H_out * W_out * K * dtype.itemsize
         self.cols = None
         if self.f == 1 and self.stride == 1:  # a 1x1 convolution is a plain matmul of the pixels
-            self.cols = A_pad.reshape(-1, C_prev)
-            np.matmul(self.cols, W2, out=Z2)
-        elif training and m * per_example <= ic.MAX_BUFFER_BYTES:
-            self.cols = ic.im2col(A_pad, self.f, self.stride, H_out, W_out,
-                                  self._work.get("cols", (m * H_out * W_out, K), dtype))
-            np.matmul(self.cols, W2, out=Z2)
+            self.block = 1
+            self.cols = self.A_pad.reshape(-1, C_prev)
+            np.matmul(self.cols, self.W.reshape(C_prev, C), out=Z.reshape(-1, C))
         else:
-            for i, j, cols in self._chunks(m, per_example):
-                np.matmul(cols, W2, out=Z2[i * H_out * W_out:j * H_out * W_out])
+            self.block = ic.block_width(W_out, C, dtype)
+            WB = ic.blocked_weights(self.W, self.stride, self.block)
+            ZB = Z.reshape(-1, self.block * C)  # (m*H_out*W_out/block, block*C): Z itself
+            K = ic.row_length(self.f, self.stride, self.block, C_prev)
+            if training and not self.sparse_dZ and ZB.shape[0] * K * dtype.itemsize <= ic.MAX_BUFFER_BYTES:
+                self.cols = ic.im2col(self.A_pad, self.f, self.stride, H_out, W_out,
+                                      self._work.get("cols", (ZB.shape[0], K), dtype), self.block)
+                np.matmul(self.cols, WB, out=ZB)
+            else:
+                for rows, cols in self._chunks():
+                    np.matmul(cols, WB, out=ZB[rows])
         if self.bias:
             Z += self.parameters["b"]
         return Z
 
-    def _chunks(self, m: int, per_example: int):
-        """(first, end, rows) over chunks of examples, the rows im2col'd into a bounded scratch buffer."""
+    def _chunks(self):
+        """(rows, cols) over chunks of examples: the blocked rows im2col'd into a cache-sized scratch buffer."""
         _, H_out, W_out = self.geometry
-        K = per_example // (H_out * W_out * self.A_pad.itemsize)
-        step = ic.examples_per_chunk(m, per_example)
-        scratch = ic.SCRATCH.get("cols", (step * H_out * W_out, K), self.A_pad.dtype)
+        m, C_prev = self.A_pad.shape[0], self.A_pad.shape[3]
+        per_example = H_out * W_out // self.block
+        K = ic.row_length(self.f, self.stride, self.block, C_prev)
+        step = ic.examples_per_chunk(m, per_example * K * self.A_pad.itemsize, ic.CACHE_BYTES)
+        scratch = ic.SCRATCH.get("cols", (step * per_example, K), self.A_pad.dtype)
         for i in range(0, m, step):
             j = min(i + step, m)
-            yield i, j, ic.im2col(self.A_pad[i:j], self.f, self.stride, H_out, W_out,
-                                  scratch[:(j - i) * H_out * W_out])
+            yield slice(i * per_example, j * per_example), ic.im2col(
+                self.A_pad[i:j], self.f, self.stride, H_out, W_out, scratch[:(j - i) * per_example], self.block)
 
     def backward(self, dZ, need_input_grad=True):
-        """dW = (1/m) im2col(A_pad)^T dZ; db = (1/m) sum(dZ); dA_prev by col2im (skipped when not needed)."""
+        """dW = (1/m) rows^T dZ; db = (1/m) sum(dZ); dA_prev by col2im (skipped when not needed)."""
         m = dZ.shape[0]
         dZ = np.ascontiguousarray(dZ, dtype=self.W.dtype)
         C = self.channels[1]
-        dZ2 = dZ.reshape(-1, C)
         if self.bias:
-            np.multiply(dZ2.sum(axis=0), 1.0 / m, out=self.gradients["b"].reshape(C))
-        self._weight_gradient(dZ2, m)
+            np.multiply(dZ.reshape(-1, C).sum(axis=0), 1.0 / m, out=self.gradients["b"].reshape(C))
+        self._weight_gradient(dZ)
+        self.gradients["W"] *= 1.0 / m
         if not need_input_grad:
             return None
         dA_pad = np.zeros(self.A_pad.shape, dtype=dZ.dtype)
@@ -127,30 +151,37 @@ class Conv2D(Layer):
         ((t, _), (l, _)), (_, H, W, _) = self.geometry[0], self.input_shape
         return dA_pad[:, t:t + H, l:l + W, :] if dA_pad.shape != self.input_shape else dA_pad
 
-    def _weight_gradient(self, dZ2: np.ndarray, m: int) -> None:
-        """gradients["W"] = (1/m) rows^T dZ2, over only the nonzero rows of dZ2 when they are few
-        (after a non-overlapping max-pool most rows are exactly zero and add nothing)."""
-        K, C = self.W.shape[0] * self.W.shape[1] * self.W.shape[2], self.W.shape[3]
-        dW2 = self.gradients["W"].reshape(K, C)
-        _, H_out, W_out = self.geometry
-        nonzero = np.flatnonzero(dZ2.any(axis=1))
-        if nonzero.size <= SPARSE_ROWS * dZ2.shape[0]:
-            np.matmul(self._rows(nonzero, K).T, dZ2[nonzero], out=dW2)
-        elif self.cols is not None:
-            np.matmul(self.cols.T, dZ2, out=dW2)
-        else:  # the rows were not kept: im2col them again, chunk by chunk
-            dW2[...] = 0
-            for i, j, cols in self._chunks(m, H_out * W_out * K * self.A_pad.itemsize):
-                dW2 += cols.T @ dZ2[i * H_out * W_out:j * H_out * W_out]
-        dW2 *= 1.0 / m
-
-    def _rows(self, index: np.ndarray, K: int) -> np.ndarray:
-        """The im2col rows at `index` (n, K): from the kept rows, or gathered from the windows."""
+    def _weight_gradient(self, dZ: np.ndarray) -> None:
+        """gradients["W"] = rows^T dZ (summed over the batch), from the nonzero rows of dZ alone when
+        they are few: after a non-overlapping max-pool most rows of dZ are exactly zero."""
+        C_prev, C = self.channels
+        dW = self.gradients["W"]
+        dZ2 = dZ.reshape(-1, C)
+        index = nonzero_rows(dZ2)
+        self.sparse_dZ = index is not None
+        if index is not None:
+            self._sparse_weight_gradient(index, dZ2, dW.reshape(-1, C))
+            return
+        dZB = dZ.reshape(-1, self.block * C)
         if self.cols is not None:
-            return self.cols[index]
+            dWB = self.cols.T @ dZB
+        else:  # the rows were not kept: im2col them again, chunk by chunk
+            dWB = 0
+            for rows, cols in self._chunks():
+                dWB = dWB + cols.T @ dZB[rows]
+        ic.fold_weights(dWB, self.f, self.stride, self.block, C_prev, dW)
+
+    def _sparse_weight_gradient(self, index: np.ndarray, dZ2: np.ndarray, dW2: np.ndarray) -> None:
+        """dW2 (f*f*C_prev, C) = sum over the rows `index` of window^T dZ, the windows gathered
+        straight from the padded input (a bounded number at a time)."""
         _, H_out, W_out = self.geometry
-        i, h, w = np.unravel_index(index, (self.A_pad.shape[0], H_out, W_out))
-        return ic.windows(self.A_pad, self.f, self.stride, H_out, W_out)[i, h, w].reshape(-1, K)
+        view = ic.windows(self.A_pad, self.f, self.stride, H_out, W_out)
+        K = dW2.shape[0]
+        step = max(1, ic.MAX_BUFFER_BYTES // (K * self.A_pad.itemsize))
+        dW2[...] = 0
+        for k in range(0, index.size, step):
+            i, h, w = np.unravel_index(index[k:k + step], (self.A_pad.shape[0], H_out, W_out))
+            dW2 += view[i, h, w].reshape(-1, K).T @ dZ2[index[k:k + step]]
 
     # -- description and rebuilding -------------------------------------------------------------
 

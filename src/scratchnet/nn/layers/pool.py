@@ -49,35 +49,39 @@ class _Pool2D(Layer):
         return cls(spec.get("f"), spec.get("stride"))
 
 
-def _running_max(A: np.ndarray, f: int, stride: int, n_out: int, axis: int, track: bool):
-    """max over the f offsets of each window along `axis` (1 or 2), and with `track` the offset of
-    the first maximum (strict > keeps the earliest), as the smallest integer type that holds f."""
-    def offset(k):
-        index = [slice(None)] * 4
-        index[axis] = window_slice(k, stride, n_out)
-        return A[tuple(index)]
+def _offset(A: np.ndarray, axis: int, k: int, stride: int, n_out: int) -> np.ndarray:
+    """Offset k of every window along `axis` (1: H, 2: W): a strided view."""
+    index = [slice(None)] * 4
+    index[axis] = window_slice(k, stride, n_out)
+    return A[tuple(index)]
 
-    out = offset(0).copy()
-    where = np.zeros(out.shape, dtype=np.min_scalar_type(f)) if track else None
+
+def _running_max(A: np.ndarray, f: int, stride: int, n_out: int, axis: int) -> np.ndarray:
+    """The max over the f offsets of each window along `axis`."""
+    out = _offset(A, axis, 0, stride, n_out).copy()
     for k in range(1, f):
-        x = offset(k)
-        if track:
-            greater = x > out
-            np.copyto(out, x, where=greater)
-            where[greater] = k
-        else:
-            np.maximum(out, x, out=out)
-    return out, where
+        np.maximum(out, _offset(A, axis, k, stride, n_out), out=out)
+    return out
+
+
+def _first_match(values, target: np.ndarray, f: int) -> np.ndarray:
+    """The smallest k < f with values(k) == target, elementwise (a maximum always matches)."""
+    first = np.full(target.shape, f - 1, dtype=np.intp)
+    for k in range(f - 2, -1, -1):  # downwards, so the smallest match is written last
+        first = np.where(values(k) == target, k, first)
+    return first
 
 
 @register
 class MaxPool2D(_Pool2D):
-    """A[i, h, w, c] = max of A_prev[i, h*s : h*s + f, w*s : w*s + f, c].
+    """A[i, h, w, c] = max of A_prev[i, h*s : h*s + f, w*s : w*s + f, c], over the H-window and
+    then the W-window.
 
     Backward routes each window's gradient to ONE maximum (as TensorFlow and PyTorch do, so the
     gradient's total is kept): on ties, the one in the lowest window column kw, then the lowest
     row kh. (The course's mask x == max sends it to every tied maximum; for random inputs there
-    are no ties and both agree.) Overlapping windows (stride < f) add their gradients up.
+    are no ties and both agree.) Overlapping windows (stride < f) add their gradients up. Where
+    the maxima are is found in backward, from arrays of the output's size.
     """
 
     type = "maxpool2d"
@@ -85,29 +89,32 @@ class MaxPool2D(_Pool2D):
     def forward(self, A_prev, training=False, rng=None):
         H_out, W_out = self._sizes(A_prev)
         self.input_shape = A_prev.shape
-        T, kh = _running_max(A_prev, self.f, self.stride, H_out, axis=1, track=training)  # (m, H_out, W, C)
-        A, kw = _running_max(T, self.f, self.stride, W_out, axis=2, track=training)  # (m, H_out, W_out, C)
-        if training:  # the input position of each window's maximum, as a flat index into A_prev
-            m, H, W, C = A_prev.shape
-            w = kw + (self.stride * np.arange(W_out))[:, None]  # the column of the max in the input
-            h = np.take_along_axis(kh, w.astype(np.intp), axis=2) + (self.stride * np.arange(H_out))[:, None, None]
-            i = np.arange(m)[:, None, None, None]
-            self.argmax = ((i * H + h) * W + w) * C + np.arange(C)  # (m, H_out, W_out, C)
-        else:
-            self.argmax = None
+        T = _running_max(A_prev, self.f, self.stride, H_out, axis=1)  # (m, H_out, W, C)
+        A = _running_max(T, self.f, self.stride, W_out, axis=2)  # (m, H_out, W_out, C)
+        self.A_prev, self.T, self.A = (np.ascontiguousarray(A_prev), T, A) if training else (None, None, None)
         return A
 
     def backward(self, dA, need_input_grad=True):
         if not need_input_grad:
             return None
-        if self.argmax is None:
+        if self.A is None:
             raise ValueError("maxpool2d: backward needs a forward pass with training=True")
-        size = int(np.prod(self.input_shape))
-        if self.stride >= self.f:  # windows do not overlap: each input position gets at most one
-            dA_prev = np.zeros(size, dtype=dA.dtype)
-            dA_prev[self.argmax.ravel()] = dA.ravel()
+        m, H, W, C = self.input_shape
+        _, H_out, W_out, _ = self.A.shape
+        s = self.stride
+        # the input column of each window's max: the first kw whose H-window max equals it
+        kw = _first_match(lambda k: _offset(self.T, 2, k, s, W_out), self.A, self.f)
+        # flat index of (i, h*s, w*s + kw, c) in A_prev; then the first kh at that column holding the max
+        top = ((np.arange(m)[:, None, None, None] * H + s * np.arange(H_out)[:, None, None]) * W
+               + s * np.arange(W_out)[:, None] + kw) * C + np.arange(C)  # (m, H_out, W_out, C)
+        flat_prev = self.A_prev.reshape(-1)
+        kh = _first_match(lambda k: flat_prev.take(top + k * W * C), self.A, self.f)
+        flat = (top + kh * (W * C)).ravel()
+        if s >= self.f:  # windows do not overlap: each input position gets at most one gradient
+            dA_prev = np.zeros(m * H * W * C, dtype=dA.dtype)
+            dA_prev[flat] = dA.ravel()
         else:
-            dA_prev = np.bincount(self.argmax.ravel(), weights=dA.ravel(), minlength=size).astype(dA.dtype)
+            dA_prev = np.bincount(flat, weights=dA.ravel(), minlength=m * H * W * C).astype(dA.dtype)
         return dA_prev.reshape(self.input_shape)
 
 
