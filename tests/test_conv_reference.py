@@ -33,6 +33,7 @@ CONV_CASES = [  # (m, H, W, C_prev, f, C, stride, padding)
     (2, 6, 6, 4, 1, 3, 1, "valid"),
     (2, 7, 7, 4, 1, 3, 2, "valid"),
     (2, 5, 5, 3, 5, 2, 1, 2),
+    (2, 5, 6, 3, 2, 2, 1, 2),  # pad > f - 1: dA_prev by col2im even at stride 1
 ]
 
 
@@ -63,8 +64,9 @@ def test_conv_matches_course_loops(monkeypatch, case, bias, blocked):
 @pytest.mark.parametrize("pool, mode", [(MaxPool2D, "max"), (AvgPool2D, "average")], ids=["max", "avg"])
 @pytest.mark.parametrize("f, stride", [(2, 2), (3, 3), (3, 1), (3, 2), (2, 3), (4, 4)],
                          ids=lambda v: str(v))
-def test_pool_matches_course_loops(pool, mode, f, stride):
-    A_prev = np.random.RandomState(2).randn(3, 9, 8, 4)
+@pytest.mark.parametrize("H, W", [(9, 8), (8, 8)])  # windows that cover the input exactly, or not
+def test_pool_matches_course_loops(pool, mode, f, stride, H, W):
+    A_prev = np.random.RandomState(2).randn(3, H, W, 4)
     layer = pool(f, stride)
     A = layer.forward(A_prev, training=True)
     A_ref, cache = course.pool_forward(A_prev, {"f": f, "stride": stride}, mode)

@@ -163,6 +163,45 @@ def fold_weights(dWB: np.ndarray, f: int, stride: int, block: int, C_prev: int, 
         out += dWB[:, b * stride:b * stride + f, :, b, :]
 
 
+def row_chunks(A_pad: np.ndarray, f: int, stride: int, H_out: int, W_out: int, block: int):
+    """(rows, cols) over chunks of examples: the blocked rows of each chunk im2col'd into the shared
+    scratch buffer (CACHE_BYTES, or one example's rows if larger), `rows` their slice of the output."""
+    m, C_prev = A_pad.shape[0], A_pad.shape[3]
+    per_example = H_out * W_out // block
+    K = row_length(f, stride, block, C_prev)
+    step = examples_per_chunk(m, per_example * K * A_pad.itemsize, CACHE_BYTES)
+    scratch = SCRATCH.get("rows", (step * per_example, K), A_pad.dtype)
+    for i in range(0, m, step):
+        j = min(i + step, m)
+        yield slice(i * per_example, j * per_example), im2col(A_pad[i:j], f, stride, H_out, W_out,
+                                                            scratch[:(j - i) * per_example], block)
+
+
+def convolve(A_pad: np.ndarray, W: np.ndarray, stride: int, out: np.ndarray, block: int,
+             keep: np.ndarray | None = None) -> np.ndarray | None:
+    """out (m, H_out, W_out, C) = the valid convolution of A_pad by W (f, f, C_prev, C): the blocked
+    rows times blocked_weights(W). With `keep` (a buffer for every row of the batch) the rows are
+    written there once and returned; otherwise they stream through a cache-sized chunk."""
+    _, H_out, W_out, C = out.shape
+    f = W.shape[0]
+    WB = blocked_weights(W, stride, block)
+    out_rows = out.reshape(-1, block * C)  # (m*H_out*W_out/block, block*C): out itself
+    if keep is not None:
+        cols = im2col(A_pad, f, stride, H_out, W_out, keep, block)
+        np.matmul(cols, WB, out=out_rows)
+        return cols
+    for rows, cols in row_chunks(A_pad, f, stride, H_out, W_out, block):
+        np.matmul(cols, WB, out=out_rows[rows])
+    return None
+
+
+def transposed_pads(pads: Pads, f: int) -> Pads | None:
+    """The padding of dZ under which dA_prev of a stride-1 convolution is a valid convolution of
+    dZ (by W turned 180 degrees, channels swapped): f-1-p per side; None if some p > f-1."""
+    new = tuple(tuple(f - 1 - p for p in side) for side in pads)
+    return new if min(min(side) for side in new) >= 0 else None
+
+
 def window_slice(k: int, stride: int, n_out: int) -> slice:
     """The input positions k, k + stride, ..., k + (n_out - 1) stride: offset k of every window."""
     return slice(k, k + stride * (n_out - 1) + 1, stride)
@@ -181,4 +220,4 @@ def col2im_add(dZ: np.ndarray, W: np.ndarray, dA_pad: np.ndarray, stride: int) -
         rows = window_slice(kh, stride, H_out)
         for kw in range(f):
             cols = window_slice(kw, stride, W_out)
-            dA_pad[:, rows, cols, :] += (dZ2 @ W[kh, kw].T).reshape(m, H_out, W_out, C_prev)
+            dA_pad[:, rows, cols, :] += np.matmul(dZ2, W[kh, kw].T).reshape(m, H_out, W_out, C_prev)

@@ -12,13 +12,18 @@ from scratchnet.nn.layers.base import Layer, Shape, expect_array, register
 from scratchnet.nn.layers.specs import check_keys, positive_int
 
 SPARSE_ROWS = 0.25  # dW from the nonzero rows of dZ alone when at most this fraction is nonzero
+SAMPLE_STEP = 61  # every 61st row of dZ: a quick look before counting every row
 
 
 def nonzero_rows(dZ2: np.ndarray) -> np.ndarray | None:
     """The indices of the rows of dZ2 (M, C) holding a nonzero, when they are at most SPARSE_ROWS * M;
-    None otherwise. (Counting first settles the dense case at once; on a boolean mask both the
-    count and the search run several times faster than on the floats.)"""
+    None otherwise. A sample of the rows settles the clearly dense case at once (None is always
+    safe: the dense product is exact too); the count and the search run on a boolean mask, several
+    times faster than on the floats."""
     M, C = dZ2.shape
+    sample = dZ2[::SAMPLE_STEP]
+    if np.count_nonzero((sample != 0).any(axis=1)) > 2 * SPARSE_ROWS * sample.shape[0]:
+        return None
     nonzero = dZ2 != 0
     if np.count_nonzero(nonzero) > SPARSE_ROWS * M * C:  # more rows than that hold a nonzero
         return None
@@ -108,32 +113,14 @@ class Conv2D(Layer):
             np.matmul(self.cols, self.W.reshape(C_prev, C), out=Z.reshape(-1, C))
         else:
             self.block = ic.block_width(W_out, C, dtype)
-            WB = ic.blocked_weights(self.W, self.stride, self.block)
-            ZB = Z.reshape(-1, self.block * C)  # (m*H_out*W_out/block, block*C): Z itself
+            rows = m * H_out * W_out // self.block
             K = ic.row_length(self.f, self.stride, self.block, C_prev)
-            if training and not self.sparse_dZ and ZB.shape[0] * K * dtype.itemsize <= ic.MAX_BUFFER_BYTES:
-                self.cols = ic.im2col(self.A_pad, self.f, self.stride, H_out, W_out,
-                                      self._work.get("cols", (ZB.shape[0], K), dtype), self.block)
-                np.matmul(self.cols, WB, out=ZB)
-            else:
-                for rows, cols in self._chunks():
-                    np.matmul(cols, WB, out=ZB[rows])
+            keep = training and not self.sparse_dZ and rows * K * dtype.itemsize <= ic.MAX_BUFFER_BYTES
+            self.cols = ic.convolve(self.A_pad, self.W, self.stride, Z, self.block,
+                                    self._work.get("cols", (rows, K), dtype) if keep else None)
         if self.bias:
             Z += self.parameters["b"]
         return Z
-
-    def _chunks(self):
-        """(rows, cols) over chunks of examples: the blocked rows im2col'd into a cache-sized scratch buffer."""
-        _, H_out, W_out = self.geometry
-        m, C_prev = self.A_pad.shape[0], self.A_pad.shape[3]
-        per_example = H_out * W_out // self.block
-        K = ic.row_length(self.f, self.stride, self.block, C_prev)
-        step = ic.examples_per_chunk(m, per_example * K * self.A_pad.itemsize, ic.CACHE_BYTES)
-        scratch = ic.SCRATCH.get("cols", (step * per_example, K), self.A_pad.dtype)
-        for i in range(0, m, step):
-            j = min(i + step, m)
-            yield slice(i * per_example, j * per_example), ic.im2col(
-                self.A_pad[i:j], self.f, self.stride, H_out, W_out, scratch[:(j - i) * per_example], self.block)
 
     def backward(self, dZ, need_input_grad=True):
         """dW = (1/m) rows^T dZ; db = (1/m) sum(dZ); dA_prev by col2im (skipped when not needed)."""
@@ -144,11 +131,25 @@ class Conv2D(Layer):
             np.multiply(dZ.reshape(-1, C).sum(axis=0), 1.0 / m, out=self.gradients["b"].reshape(C))
         self._weight_gradient(dZ)
         self.gradients["W"] *= 1.0 / m
-        if not need_input_grad:
-            return None
+        return self._input_gradient(dZ) if need_input_grad else None
+
+    def _input_gradient(self, dZ: np.ndarray) -> np.ndarray:
+        """dA_prev: for stride 1 the valid convolution of dZ (padded by f-1-p) by W turned 180 degrees
+        with its channels swapped, streamed as the forward is; otherwise col2im, one matmul per
+        kernel offset added into a padded buffer."""
+        pads, (m, H, W, C_prev) = self.geometry[0], self.input_shape
+        turned = ic.transposed_pads(pads, self.f) if self.stride == 1 else None
+        if turned is not None:
+            (t, b), (l, r) = turned
+            _, H_out, W_out, C = dZ.shape
+            buffer = self._work.get("dZ_pad", (m, H_out + t + b, W_out + l + r, C), dZ.dtype) if t + b + l + r else None
+            dA_prev = np.empty(self.input_shape, dtype=dZ.dtype)
+            W_turned = self.W[::-1, ::-1].transpose(0, 1, 3, 2)  # (f, f, C, C_prev)
+            ic.convolve(ic.pad(dZ, turned, buffer), W_turned, 1, dA_prev, ic.block_width(W, C_prev, dZ.dtype))
+            return dA_prev
         dA_pad = np.zeros(self.A_pad.shape, dtype=dZ.dtype)
         ic.col2im_add(dZ, self.W, dA_pad, self.stride)
-        ((t, _), (l, _)), (_, H, W, _) = self.geometry[0], self.input_shape
+        (t, _), (l, _) = pads
         return dA_pad[:, t:t + H, l:l + W, :] if dA_pad.shape != self.input_shape else dA_pad
 
     def _weight_gradient(self, dZ: np.ndarray) -> None:
@@ -164,11 +165,12 @@ class Conv2D(Layer):
             return
         dZB = dZ.reshape(-1, self.block * C)
         if self.cols is not None:
-            dWB = self.cols.T @ dZB
+            dWB = np.matmul(self.cols.T, dZB)
         else:  # the rows were not kept: im2col them again, chunk by chunk
             dWB = 0
-            for rows, cols in self._chunks():
-                dWB = dWB + cols.T @ dZB[rows]
+            _, H_out, W_out = self.geometry
+            for rows, cols in ic.row_chunks(self.A_pad, self.f, self.stride, H_out, W_out, self.block):
+                dWB = dWB + np.matmul(cols.T, dZB[rows])
         ic.fold_weights(dWB, self.f, self.stride, self.block, C_prev, dW)
 
     def _sparse_weight_gradient(self, index: np.ndarray, dZ2: np.ndarray, dW2: np.ndarray) -> None:
@@ -181,7 +183,7 @@ class Conv2D(Layer):
         dW2[...] = 0
         for k in range(0, index.size, step):
             i, h, w = np.unravel_index(index[k:k + step], (self.A_pad.shape[0], H_out, W_out))
-            dW2 += view[i, h, w].reshape(-1, K).T @ dZ2[index[k:k + step]]
+            dW2 += np.matmul(view[i, h, w].reshape(-1, K).T, dZ2[index[k:k + step]])
 
     # -- description and rebuilding -------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from scratchnet.nn.im2col import output_size, window_slice
+from scratchnet.nn.im2col import Workspace, output_size, window_slice
 from scratchnet.nn.layers.base import Layer, Shape, register
 from scratchnet.nn.layers.specs import check_keys, positive_int
 
@@ -56,20 +56,62 @@ def _offset(A: np.ndarray, axis: int, k: int, stride: int, n_out: int) -> np.nda
     return A[tuple(index)]
 
 
-def _running_max(A: np.ndarray, f: int, stride: int, n_out: int, axis: int) -> np.ndarray:
-    """The max over the f offsets of each window along `axis`."""
-    out = _offset(A, axis, 0, stride, n_out).copy()
+def _running_max(A: np.ndarray, f: int, stride: int, n_out: int, axis: int, track: bool,
+                 work: Workspace, name: str, out: np.ndarray | None = None):
+    """The max over the f offsets of each window along `axis` (into `out`, or a fresh array), and
+    with `track` the offset of its first maximum (the earliest k: a strict > moves it) as the
+    smallest unsigned type holding f-1, in the workspace's buffer `name` (kept for backward).
+
+    The offset is selected by arithmetic, where = where + greater * (k - where) in wrapping
+    unsigned integers: several times faster than a masked assignment or np.where on this data.
+    """
+    first = _offset(A, axis, 0, stride, n_out)
+    out = first.copy() if out is None else out
+    if out is not first:
+        np.copyto(out, first)
+    if not track:
+        for k in range(1, f):
+            np.maximum(out, _offset(A, axis, k, stride, n_out), out=out)
+        return out, None
+    kind = np.min_scalar_type(f - 1)
+    where = work.get(name, out.shape, kind)
+    # for f = 2 the offset is just "the second is greater": compare straight into `where`
+    greater = where.view(np.bool_) if f == 2 else work.get("greater", out.shape, np.bool_)
+    step = work.get("step", out.shape, kind)
     for k in range(1, f):
-        np.maximum(out, _offset(A, axis, k, stride, n_out), out=out)
-    return out
+        x = _offset(A, axis, k, stride, n_out)
+        np.greater(x, out, out=greater)
+        np.maximum(out, x, out=out)
+        if k == 1:  # where is still 0 everywhere: it becomes greater itself
+            if f > 2:
+                np.copyto(where, greater)
+            continue
+        np.subtract(kind.type(k), where, out=step)
+        step *= greater
+        where += step
+    return out, where
 
 
-def _first_match(values, target: np.ndarray, f: int) -> np.ndarray:
-    """The smallest k < f with values(k) == target, elementwise (a maximum always matches)."""
-    first = np.full(target.shape, f - 1, dtype=np.intp)
-    for k in range(f - 2, -1, -1):  # downwards, so the smallest match is written last
-        first = np.where(values(k) == target, k, first)
-    return first
+def _unpool(dA: np.ndarray, where: np.ndarray, f: int, stride: int, axis: int, shape, out=None) -> np.ndarray:
+    """The gradient (of `shape`) of one pass: each window's dA goes to its offset `where` along `axis`;
+    overlapping windows add up, positions no window covers get 0."""
+    n_out = dA.shape[axis]
+    covered = stride == f and shape[axis] == f * n_out  # every position in exactly one window
+    d = np.empty(shape, dtype=dA.dtype) if out is None else out
+    if covered and f == 2:  # exactly one of the two offsets gets dA: the first gets what the second does not
+        second = _offset(d, axis, 1, stride, n_out)
+        np.multiply(dA, where, out=second)
+        np.subtract(dA, second, out=_offset(d, axis, 0, stride, n_out))
+        return d
+    if not covered:
+        d[...] = 0
+    for k in range(f):
+        part = _offset(d, axis, k, stride, n_out)
+        if stride >= f:
+            np.multiply(dA, where == k, out=part)
+        else:
+            part += dA * (where == k)
+    return d
 
 
 @register
@@ -80,42 +122,36 @@ class MaxPool2D(_Pool2D):
     Backward routes each window's gradient to ONE maximum (as TensorFlow and PyTorch do, so the
     gradient's total is kept): on ties, the one in the lowest window column kw, then the lowest
     row kh. (The course's mask x == max sends it to every tied maximum; for random inputs there
-    are no ties and both agree.) Overlapping windows (stride < f) add their gradients up. Where
-    the maxima are is found in backward, from arrays of the output's size.
+    are no ties and both agree.) Overlapping windows (stride < f) add their gradients up. While
+    training, the two passes record the offset of each maximum; backward undoes them in reverse.
     """
 
     type = "maxpool2d"
 
+    def __init__(self, f: int, stride: int | None = None):
+        super().__init__(f, stride)
+        self._work = Workspace()  # between the two passes: maxima, their offsets, their gradient
+        self.kh = self.kw = None
+
     def forward(self, A_prev, training=False, rng=None):
         H_out, W_out = self._sizes(A_prev)
         self.input_shape = A_prev.shape
-        T = _running_max(A_prev, self.f, self.stride, H_out, axis=1)  # (m, H_out, W, C)
-        A = _running_max(T, self.f, self.stride, W_out, axis=2)  # (m, H_out, W_out, C)
-        self.A_prev, self.T, self.A = (np.ascontiguousarray(A_prev), T, A) if training else (None, None, None)
+        m, _, W, C = A_prev.shape
+        # the H-windows' maxima: a reused buffer while training (batch after batch of one size)
+        T = self._work.get("T", (m, H_out, W, C), A_prev.dtype) if training else None
+        T, self.kh = _running_max(A_prev, self.f, self.stride, H_out, 1, training, self._work, "kh", T)
+        A, self.kw = _running_max(T, self.f, self.stride, W_out, 2, training, self._work, "kw")
         return A
 
     def backward(self, dA, need_input_grad=True):
         if not need_input_grad:
             return None
-        if self.A is None:
+        if self.kw is None:
             raise ValueError("maxpool2d: backward needs a forward pass with training=True")
-        m, H, W, C = self.input_shape
-        _, H_out, W_out, _ = self.A.shape
-        s = self.stride
-        # the input column of each window's max: the first kw whose H-window max equals it
-        kw = _first_match(lambda k: _offset(self.T, 2, k, s, W_out), self.A, self.f)
-        # flat index of (i, h*s, w*s + kw, c) in A_prev; then the first kh at that column holding the max
-        top = ((np.arange(m)[:, None, None, None] * H + s * np.arange(H_out)[:, None, None]) * W
-               + s * np.arange(W_out)[:, None] + kw) * C + np.arange(C)  # (m, H_out, W_out, C)
-        flat_prev = self.A_prev.reshape(-1)
-        kh = _first_match(lambda k: flat_prev.take(top + k * W * C), self.A, self.f)
-        flat = (top + kh * (W * C)).ravel()
-        if s >= self.f:  # windows do not overlap: each input position gets at most one gradient
-            dA_prev = np.zeros(m * H * W * C, dtype=dA.dtype)
-            dA_prev[flat] = dA.ravel()
-        else:
-            dA_prev = np.bincount(flat, weights=dA.ravel(), minlength=m * H * W * C).astype(dA.dtype)
-        return dA_prev.reshape(self.input_shape)
+        dA = np.ascontiguousarray(dA)  # flatten's backward hands over a transposed view: 3x slower passes
+        dT = _unpool(dA, self.kw, self.f, self.stride, 2, self.kh.shape,
+                     self._work.get("dT", self.kh.shape, dA.dtype))  # (m, H_out, W, C)
+        return _unpool(dT, self.kh, self.f, self.stride, 1, self.input_shape)
 
 
 @register
@@ -143,7 +179,7 @@ class AvgPool2D(_Pool2D):
             return None
         m, H, W, C = self.input_shape
         H_out, W_out = dA.shape[1:3]
-        dA = dA * (1.0 / (self.f * self.f))
+        dA = np.multiply(dA, 1.0 / (self.f * self.f), order="C")
         dT = np.zeros((m, H_out, W, C), dtype=dA.dtype)
         for k in range(self.f):
             dT[:, :, window_slice(k, self.stride, W_out)] += dA
