@@ -77,12 +77,14 @@ def test_pool_matches_course_loops(pool, mode, f, stride, H, W):
 
 def test_block_width():
     """Blocks of outputs per row only for narrow products, dividing W_out."""
-    assert im2col.block_width(64, 8, np.float32) == 4  # the course's first conv: 32 columns
-    assert im2col.block_width(64, 8, np.float64) == 2
-    assert im2col.block_width(8, 16, np.float32) == 2
-    assert im2col.block_width(64, 32, np.float32) == 1
-    assert im2col.block_width(7, 4, np.float64) == 1  # 7 is prime
-    assert im2col.block_width(6, 4, np.float64) == 3
+    assert im2col.block_width(64, 8, np.float32) == 8  # the course's first conv: 64 columns
+    assert im2col.block_width(64, 8, np.float64) == 4
+    assert im2col.block_width(8, 16, np.float32) == 4
+    assert im2col.block_width(64, 32, np.float32) == 2
+    assert im2col.block_width(64, 64, np.float32) == 1
+    assert im2col.block_width(7, 4, np.float64) == 7
+    assert im2col.block_width(7, 3, np.float64) == 7
+    assert im2col.block_width(14, 4, np.float64) == 7  # the largest divisor of 14 up to 8
 
 
 def test_same_padding_follows_tensorflow():
@@ -134,17 +136,19 @@ def test_chunked_and_recomputed_rows_equal_the_one_matmul(monkeypatch, stride, p
 
 
 @pytest.mark.parametrize("bound", [None, 1000])
-def test_sparse_dZ_rows_give_the_dense_gradient(monkeypatch, bound):
+@pytest.mark.parametrize("C", [5, 8, 16])  # 8 and 16: the rows' flags read as machine words
+def test_sparse_dZ_rows_give_the_dense_gradient(monkeypatch, bound, C):
     """dW from the nonzero rows of dZ alone (after a non-overlapping max-pool) equals the full product."""
-    A_prev, W, b = random_conv(4, 8, 8, 3, 4, 5, seed=7)
+    A_prev, W, b = random_conv(4, 8, 8, 3, 4, C, seed=7)
     layer = Conv2D(W, b, padding="same")
     Z = layer.forward(A_prev, training=True)
     rng = np.random.RandomState(8)
     dZ = rng.randn(*Z.shape) * (rng.rand(*Z.shape[:3], 1) < 0.1)  # ~10% of the rows nonzero
-    assert 0 < np.count_nonzero(dZ.reshape(-1, 5).any(axis=1)) <= 0.25 * dZ[..., 0].size
+    assert 0 < np.count_nonzero(dZ.reshape(-1, C).any(axis=1)) <= 0.25 * dZ[..., 0].size
     if bound:
         monkeypatch.setattr(im2col, "MAX_BUFFER_BYTES", bound)
     dA, dW, db = _gradients(layer, A_prev, dZ)
+    assert layer.sparse_dZ
     _, cache = course.conv_forward(A_prev, W, b, {"pad": ((1, 2), (1, 2)), "stride": 1})
     dA_ref, dW_ref, db_ref = course.conv_backward(dZ, cache)
     np.testing.assert_allclose(dA, dA_ref, **TOL)

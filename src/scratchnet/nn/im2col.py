@@ -22,7 +22,7 @@ from numpy.lib.stride_tricks import as_strided
 
 MAX_BUFFER_BYTES = 256 * 2**20  # per buffer: keeps a 2-core / 24 GiB machine comfortable
 CACHE_BYTES = 2**20  # rows streamed through a chunk this size stay in the core's L2 cache
-NARROW = 32  # a product with fewer than NARROW float32 (NARROW/2 float64) columns gets blocked rows
+NARROW = 64  # products narrower than this many float32 columns (half for float64) get blocked rows
 Pads = tuple[tuple[int, int], tuple[int, int]]  # ((top, bottom), (left, right))
 
 
@@ -178,20 +178,26 @@ def row_chunks(A_pad: np.ndarray, f: int, stride: int, H_out: int, W_out: int, b
 
 
 def convolve(A_pad: np.ndarray, W: np.ndarray, stride: int, out: np.ndarray, block: int,
-             keep: np.ndarray | None = None) -> np.ndarray | None:
-    """out (m, H_out, W_out, C) = the valid convolution of A_pad by W (f, f, C_prev, C): the blocked
-    rows times blocked_weights(W). With `keep` (a buffer for every row of the batch) the rows are
-    written there once and returned; otherwise they stream through a cache-sized chunk."""
+             keep: np.ndarray | None = None, b: np.ndarray | None = None) -> np.ndarray | None:
+    """out (m, H_out, W_out, C) = the valid convolution of A_pad by W (f, f, C_prev, C) (+ b): the
+    blocked rows times blocked_weights(W). With `keep` (a buffer for every row of the batch) the
+    rows are written there once and returned; otherwise they stream through a cache-sized chunk,
+    each chunk's outputs getting b while they are still in cache."""
     _, H_out, W_out, C = out.shape
     f = W.shape[0]
     WB = blocked_weights(W, stride, block)
     out_rows = out.reshape(-1, block * C)  # (m*H_out*W_out/block, block*C): out itself
+    bias = None if b is None else np.tile(b.reshape(C), block)  # (block*C,): b for each output of a row
     if keep is not None:
         cols = im2col(A_pad, f, stride, H_out, W_out, keep, block)
         np.matmul(cols, WB, out=out_rows)
+        if bias is not None:
+            out_rows += bias
         return cols
     for rows, cols in row_chunks(A_pad, f, stride, H_out, W_out, block):
         np.matmul(cols, WB, out=out_rows[rows])
+        if bias is not None:
+            out_rows[rows] += bias
     return None
 
 

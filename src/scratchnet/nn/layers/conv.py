@@ -27,9 +27,16 @@ def nonzero_rows(dZ2: np.ndarray) -> np.ndarray | None:
     nonzero = dZ2 != 0
     if np.count_nonzero(nonzero) > SPARSE_ROWS * M * C:  # more rows than that hold a nonzero
         return None
-    rows = np.flatnonzero(nonzero) // C  # sorted, with repeats
-    if rows.size:
-        rows = rows[np.concatenate(([True], rows[1:] != rows[:-1]))]
+    if C % 8 == 0:  # each row's flags as C/8 machine words: a row holds a nonzero iff a word does
+        words = nonzero.view(np.uint64)
+        any_row = words[:, 0] != 0
+        for j in range(1, C // 8):
+            any_row |= words[:, j] != 0
+        rows = np.flatnonzero(any_row)
+    else:
+        rows = np.flatnonzero(nonzero) // C  # sorted, with repeats
+        if rows.size:
+            rows = rows[np.concatenate(([True], rows[1:] != rows[:-1]))]
     return rows if rows.size <= SPARSE_ROWS * M else None
 
 
@@ -111,15 +118,15 @@ class Conv2D(Layer):
             self.block = 1
             self.cols = self.A_pad.reshape(-1, C_prev)
             np.matmul(self.cols, self.W.reshape(C_prev, C), out=Z.reshape(-1, C))
-        else:
-            self.block = ic.block_width(W_out, C, dtype)
-            rows = m * H_out * W_out // self.block
-            K = ic.row_length(self.f, self.stride, self.block, C_prev)
-            keep = training and not self.sparse_dZ and rows * K * dtype.itemsize <= ic.MAX_BUFFER_BYTES
-            self.cols = ic.convolve(self.A_pad, self.W, self.stride, Z, self.block,
-                                    self._work.get("cols", (rows, K), dtype) if keep else None)
-        if self.bias:
-            Z += self.parameters["b"]
+            if self.bias:
+                Z += self.parameters["b"]
+            return Z
+        self.block = ic.block_width(W_out, C, dtype)
+        rows = m * H_out * W_out // self.block
+        K = ic.row_length(self.f, self.stride, self.block, C_prev)
+        keep = training and not self.sparse_dZ and rows * K * dtype.itemsize <= ic.MAX_BUFFER_BYTES
+        self.cols = ic.convolve(self.A_pad, self.W, self.stride, Z, self.block,
+                                self._work.get("cols", (rows, K), dtype) if keep else None, self.parameters.get("b"))
         return Z
 
     def backward(self, dZ, need_input_grad=True):
