@@ -127,10 +127,11 @@ def test_input_gradients_alone(spec, shape, training):
     layer = LAYERS[spec["type"]].init(spec, shape, np.random.RandomState(3), INITIALIZERS["xavier"], "float64")
     perturbed(Network(shape, [layer, Flatten()] if len(shape) == 3 else [layer], "softmax"), seed=4)
     X = np.random.RandomState(2).randn(3, *shape) if len(shape) == 3 else np.random.RandomState(2).randn(shape[0], 3)
-    if spec["type"] == "maxpool2d" and not training:  # it records where each maximum is only while training
-        layer.forward(X, training=False)
-        with pytest.raises(ValueError, match="maxpool2d: backward needs a forward pass with training=True"):
-            layer.backward(np.ones((3, 3, 3, 2)))
+    if not training and spec["type"] != "avgpool2d" and spec["type"] != "batchnorm":
+        # conv and max-pool keep what backward needs (padded input, where the maxima are) only while training
+        out = layer.forward(X, training=False)
+        with pytest.raises(ValueError, match=r"(conv2d|maxpool2d): backward needs a forward pass with training=True"):
+            layer.backward(np.ones_like(out))
         return
     assert input_gradient_error(layer, X, training) < THRESHOLD
 

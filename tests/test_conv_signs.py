@@ -51,3 +51,39 @@ def test_a_few_adam_epochs_lower_the_cost(dtype):
     assert costs[-1] < costs[0] - 0.05, costs
     assert net.dtype == np.dtype(dtype)
     assert net.predict(X.astype(dtype)).shape == (1, 160)
+
+
+def _held_bytes(net) -> int:
+    """What the layers hold between calls: their workspaces and kept rows / padded inputs."""
+    total = 0
+    for layer in net.layers:
+        work = getattr(layer, "_work", None)
+        total += sum(a.nbytes for a in work._flat.values()) if work else 0
+        for name in ("A_pad", "cols"):
+            held = getattr(layer, name, None)
+            total += held.nbytes if held is not None and held.base is None else 0
+    return total
+
+
+def test_inference_on_a_whole_data_set_stays_bounded():
+    """Predicting on many images streams the im2col rows through a bounded buffer and keeps nothing
+    batch-sized afterwards; the peak is the activations themselves."""
+    import tracemalloc
+
+    from scratchnet.nn import im2col
+
+    rng = np.random.RandomState(0)
+    net = signs_convnet("float32")
+    fit(net, rng.rand(128, 64, 64, 3), rng.randint(0, 6, (1, 128)), optimizer=Adam(0.009), epochs=1,
+        batch_size=64, rng=np.random.RandomState(1))
+    held = _held_bytes(net)
+    X = rng.rand(400, 64, 64, 3).astype("float32")
+    tracemalloc.start()
+    net.predict_proba(X)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert _held_bytes(net) <= held  # inference added no buffer
+    assert all(getattr(layer, "A_pad", None) is None for layer in net.layers)
+    conv1_out = 400 * 64 * 64 * 8 * 4  # the largest activation: conv 1's Z, and relu's copy of it
+    assert peak < 2 * conv1_out + X.nbytes + 2 * im2col.CACHE_BYTES + 16 * 2**20, peak / 2**20
+    assert sum(a.nbytes for a in im2col.SCRATCH._flat.values()) <= 2 * im2col.CACHE_BYTES

@@ -1,10 +1,11 @@
 """im2col / col2im for channels-last images (m, H, W, C): strided views, bounded reusable buffers.
 
 A convolution's input windows, laid out as rows with the (kernel row, kernel column, channel) of
-each window contiguous, times W reshaped to (f*f*C_prev, C), is the layer's output in one matrix
-product. The rows come from a strided view of the padded input (no copy) copied into a reused
-buffer; no buffer exceeds MAX_BUFFER_BYTES: larger batches go through in chunks of examples
-(inference on a whole data set of 64x64 images, for one).
+each window contiguous, times W reshaped to (f*f*C_prev, C), is the layer's output: one matrix
+product per chunk of examples. The rows come from a strided view of the padded input (no copy)
+copied into a reused buffer of CACHE_BYTES, so they are read back from cache (measured faster
+than one product over a whole batch's rows); no buffer exceeds MAX_BUFFER_BYTES, whatever the
+batch (inference on a whole data set of 64x64 images, for one).
 
 Blocked rows: when C is small (the course's 8 filters) a matrix product with 8 columns runs far
 below the BLAS's speed, so one row holds the windows of `block` neighbouring outputs along W (a
@@ -178,27 +179,19 @@ def row_chunks(A_pad: np.ndarray, f: int, stride: int, H_out: int, W_out: int, b
 
 
 def convolve(A_pad: np.ndarray, W: np.ndarray, stride: int, out: np.ndarray, block: int,
-             keep: np.ndarray | None = None, b: np.ndarray | None = None) -> np.ndarray | None:
+             b: np.ndarray | None = None) -> None:
     """out (m, H_out, W_out, C) = the valid convolution of A_pad by W (f, f, C_prev, C) (+ b): the
-    blocked rows times blocked_weights(W). With `keep` (a buffer for every row of the batch) the
-    rows are written there once and returned; otherwise they stream through a cache-sized chunk,
-    each chunk's outputs getting b while they are still in cache."""
+    blocked rows times blocked_weights(W), the rows streamed through a cache-sized chunk, each
+    chunk's outputs getting b while they are still in cache."""
     _, H_out, W_out, C = out.shape
     f = W.shape[0]
     WB = blocked_weights(W, stride, block)
     out_rows = out.reshape(-1, block * C)  # (m*H_out*W_out/block, block*C): out itself
     bias = None if b is None else np.tile(b.reshape(C), block)  # (block*C,): b for each output of a row
-    if keep is not None:
-        cols = im2col(A_pad, f, stride, H_out, W_out, keep, block)
-        np.matmul(cols, WB, out=out_rows)
-        if bias is not None:
-            out_rows += bias
-        return cols
     for rows, cols in row_chunks(A_pad, f, stride, H_out, W_out, block):
         np.matmul(cols, WB, out=out_rows[rows])
         if bias is not None:
             out_rows[rows] += bias
-    return None
 
 
 def transposed_pads(pads: Pads, f: int) -> Pads | None:
