@@ -159,7 +159,7 @@ def record_gemms(net_name: str, dtype: str, X, Y) -> list[tuple]:
 
 def replay(calls: list[tuple]):
     """A callable doing the recorded matmuls alone, on operands made once per shape and layout."""
-    rng, made = np.random.RandomState(0), {}
+    rng, made, outs = np.random.RandomState(0), {}, {}
 
     def operand(shape, layout, dtype):
         key = (shape, layout, dtype)
@@ -168,7 +168,10 @@ def replay(calls: list[tuple]):
             made[key] = np.asfortranarray(x) if layout == "F" else x
         return made[key]
 
-    ops = [(operand(sa, la, dt), operand(sb, lb, dt), operand((sa[0], sb[1]), "C", dt)) for sa, la, sb, lb, dt in calls]
+    def output(shape, dtype):  # apart from the operands, so no product feeds another
+        return outs.setdefault((shape, dtype), np.empty(shape, dtype=dtype))
+
+    ops = [(operand(sa, la, dt), operand(sb, lb, dt), output((sa[0], sb[1]), dt)) for sa, la, sb, lb, dt in calls]
     return lambda: [np.matmul(a, b, out=o) for a, b, o in ops]
 
 

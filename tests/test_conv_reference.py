@@ -198,3 +198,27 @@ def test_bad_specs_are_named(spec, message):
     with pytest.raises(ValueError, match=r"layer 0 \(") as error:
         from_specs((6, 6, 3), [spec, "flatten", {"type": "dense", "units": 2}], output="softmax")
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize("name, scaled", [
+    ("he", lambda r: r * np.sqrt(2.0 / 27)),  # fan_in = f*f*C_prev = 3*3*3
+    ("course_deep", lambda r: r / np.sqrt(27)),
+])
+def test_conv_initialisers_use_fan_in_f_f_C_prev(name, scaled):
+    """W = randn(f, f, C_prev, C) scaled by fan_in = f*f*C_prev, drawn first from the run's generator."""
+    from scratchnet.nn import from_specs
+
+    net = from_specs((8, 8, 3), [{"type": "conv2d", "filters": 4, "f": 3}, "flatten", {"type": "dense", "units": 2}],
+                     output="softmax", initializer=name, rng=1)
+    rng = np.random.RandomState(1)
+    np.testing.assert_array_equal(net.layers[0].W, scaled(rng.randn(3, 3, 3, 4)))
+    assert not net.layers[0].parameters["b"].any()
+
+
+def test_glorot_uniform_conv_limit():
+    from scratchnet.nn import from_specs
+
+    net = from_specs((8, 8, 3), [{"type": "conv2d", "filters": 4, "f": 3}, "flatten", {"type": "dense", "units": 2}],
+                     output="softmax", initializer="glorot_uniform", rng=1)
+    limit = np.sqrt(6.0 / (27 + 36))  # Keras: fan_in f*f*C_prev, fan_out f*f*C
+    np.testing.assert_array_equal(net.layers[0].W, np.random.RandomState(1).uniform(-limit, limit, (3, 3, 3, 4)))
