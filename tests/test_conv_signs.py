@@ -87,3 +87,23 @@ def test_inference_on_a_whole_data_set_stays_bounded():
     conv1_out = 400 * 64 * 64 * 8 * 4  # the largest activation: conv 1's Z, and relu's copy of it
     assert peak < 2 * conv1_out + X.nbytes + 2 * im2col.CACHE_BYTES + 16 * 2**20, peak / 2**20
     assert sum(a.nbytes for a in im2col.SCRATCH._flat.values()) <= 2 * im2col.CACHE_BYTES
+
+
+def test_relu_after_max_pool_trains_the_same_network():
+    """The exact rewrite: relu and max-pool swapped train to bit-identical weights."""
+    from scratchnet.nn.rewrites import relu_after_max_pool
+
+    swapped = relu_after_max_pool(SIGNS_CONVNET)
+    assert [s if isinstance(s, str) else s["type"] for s in swapped] == [
+        "conv2d", "maxpool2d", "relu", "conv2d", "maxpool2d", "relu", "flatten", "dense"]
+    assert relu_after_max_pool(["relu", {"type": "avgpool2d", "f": 2}]) == ["relu", {"type": "avgpool2d", "f": 2}]
+    rng = np.random.RandomState(0)
+    X, Y = rng.rand(96, 64, 64, 3) - 0.5, rng.randint(0, 6, (1, 96))  # negative pixels: windows with max <= 0
+    nets = [from_specs((64, 64, 3), specs, output="softmax", initializer="glorot_uniform", rng=0)
+            for specs in (SIGNS_CONVNET, swapped)]
+    costs = [fit(net, X, Y, optimizer=Adam(0.009), epochs=2, batch_size=32, rng=np.random.RandomState(1),
+                 record_every=1).costs for net in nets]
+    assert costs[0] == costs[1]
+    for a, b in zip(*([layer for layer in net.layers if layer.parameters] for net in nets)):
+        for key in a.parameters:
+            np.testing.assert_array_equal(a.parameters[key], b.parameters[key])
