@@ -169,3 +169,19 @@ def test_round_trip_names_a_wrong_array():
     arrays["layers.0.conv2.W"] = np.zeros((3, 3, 2, 2))
     with pytest.raises(ValueError, match=r"layer 0: conv2d: expected W \(2, 2, 2, 2\); found W \(3, 3, 2, 2\)"):
         Network.from_config(net.config(), arrays)
+
+
+def test_residual_block_specs():
+    net = from_specs((8, 8, 3), [{"type": "convolutional_block", "f": 3, "filters": [2, 2, 4]},
+                                 {"type": "identity_block", "f": 3, "filters": [2, 2, 4]}, *DENSE_OUT],
+                     output="softmax")
+    block = net.layers[0]
+    assert block.config()["stride"] == 2  # the course's default s = 2
+    assert block.output_shape((8, 8, 3)) == (4, 4, 4)
+    assert block.regularised == ("conv1.W", "conv2.W", "conv3.W", "conv_shortcut.W")
+    assert sorted(block.buffers) == sorted(f"bn{k}.{b}" for k in ("1", "2", "3", "_shortcut")
+                                           for b in ("moving_mean", "moving_variance"))
+    assert block.parameters["conv2.W"] is block.main[3][1].parameters["W"]  # the sub-layer's own array
+    assert net.describe().startswith("convolutional block f3 [2, 2, 4] stride 2, identity block f3 [2, 2, 4]")
+    with pytest.raises(ValueError, match=r"identity shortcut needs F3 = the input.s channels \(3\)"):
+        from_specs((8, 8, 3), [{"type": "identity_block", "f": 3, "filters": [2, 2, 4]}, *DENSE_OUT])

@@ -26,6 +26,7 @@ class _ResidualBlock(Layer):
     """ReLU(main(X) + shortcut(X)); backward adds the two paths' input gradients."""
 
     projection: ClassVar[bool] = False  # the shortcut is conv 1x1 + BN (else the identity)
+    default_stride: ClassVar[int] = 1
     spec_keys: ClassVar[tuple[str, ...]] = ("f", "filters", "bias", "momentum", "epsilon")
 
     def __init__(self, main: Named, shortcut: Named, hyperparameters: dict[str, Any]):
@@ -44,7 +45,7 @@ class _ResidualBlock(Layer):
     def layout(cls, config: dict[str, Any]) -> tuple[list[tuple[str, dict]], list[tuple[str, dict]]]:
         """(main, shortcut) as (name, full sub-layer config) lists."""
         f, (F1, F2, F3), C_prev = int(config["f"]), [int(n) for n in config["filters"]], int(config["channels"])
-        s, bias = int(config.get("stride", 1)), bool(config.get("bias", True))
+        s, bias = int(config.get("stride", cls.default_stride)), bool(config.get("bias", True))
 
         def conv(filters, size, channels, stride, padding):
             return {"type": "conv2d", "filters": filters, "f": size, "channels": channels, "stride": stride,
@@ -69,7 +70,7 @@ class _ResidualBlock(Layer):
         for i, n in enumerate(filters):
             positive_int(cls.type, f"filters[{i}]", n)
         positive_int(cls.type, "f", config.get("f"))
-        positive_int(cls.type, "stride", config.get("stride", 1))
+        positive_int(cls.type, "stride", config.get("stride", cls.default_stride))
         if not cls.projection and int(filters[2]) != int(config["channels"]):
             raise ValueError(f"{cls.type}: the identity shortcut needs F3 = the input's channels "
                              f"({config['channels']}); got filters {list(filters)}")
@@ -112,7 +113,7 @@ class _ResidualBlock(Layer):
                  "channels": int(config["channels"]), "bias": bool(config.get("bias", True)),
                  "momentum": float(config.get("momentum", 0.99)), "epsilon": float(config.get("epsilon", 1e-3))}
         if cls.projection:
-            hyper["stride"] = int(config.get("stride", 1))
+            hyper["stride"] = int(config.get("stride", cls.default_stride))
         return hyper
 
     # -- the maths --------------------------------------------------------------------------------
@@ -170,4 +171,5 @@ class ConvolutionalBlock(_ResidualBlock):
 
     type = "convolutional_block"
     projection = True
+    default_stride = 2  # the course's convolutional_block(X, f, filters, s=2)
     spec_keys = ("f", "filters", "stride", "bias", "momentum", "epsilon")
