@@ -107,3 +107,18 @@ def test_relu_after_max_pool_trains_the_same_network():
     for a, b in zip(*([layer for layer in net.layers if layer.parameters] for net in nets)):
         for key in a.parameters:
             np.testing.assert_array_equal(a.parameters[key], b.parameters[key])
+
+
+def test_prediction_on_many_images_goes_by_chunks_and_gives_the_same_probabilities(monkeypatch):
+    from scratchnet.nn import network as network_module
+
+    net = signs_convnet()
+    X = np.random.RandomState(3).rand(2 * network_module.INFERENCE_CHUNK + 5, 64, 64, 3)
+    seen = []
+    real = net._layers_forward
+    monkeypatch.setattr(net, "_layers_forward", lambda A, *a: seen.append(A.shape[0]) or real(A, *a))
+    P = net.predict_proba(X)
+    assert seen == [network_module.INFERENCE_CHUNK, network_module.INFERENCE_CHUNK, 5]
+    assert P.shape == (6, X.shape[0]) and net.head.Z.shape == (6, X.shape[0])
+    # each example's probabilities do not depend on which chunk it was in
+    np.testing.assert_allclose(P[:, :7], net.head.forward(real(X[:7], False, None)), rtol=1e-12, atol=0)

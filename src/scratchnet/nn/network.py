@@ -16,6 +16,7 @@ from scratchnet.nn.heads import HEADS, OUTPUTS
 from scratchnet.nn.layers import Activation, Dense, Dropout, Layer, build_layer
 
 DTYPES = ("float64", "float32")
+INFERENCE_CHUNK = 128  # images per forward pass at prediction time (conv activations are large)
 FORMAT = 2  # the config()'s version; 1 is the pre-layer-contract model file (see upgrade_config)
 
 
@@ -91,10 +92,18 @@ class Network:
     def forward(self, X: np.ndarray, training: bool = False, rng: np.random.RandomState | None = None) -> np.ndarray:
         """The output probabilities for inputs X; training switches on dropout (drawn from rng) and
         batch statistics."""
+        if not training and self.example_axis == 0 and X.shape[0] > INFERENCE_CHUNK:
+            # images at prediction time: a chunk of examples at a time bounds the activations
+            Z = np.concatenate([self._layers_forward(X[k:k + INFERENCE_CHUNK], False, None)
+                                for k in range(0, X.shape[0], INFERENCE_CHUNK)], axis=1)
+            return self.head.forward(Z)
+        return self.head.forward(self._layers_forward(X, training, rng))
+
+    def _layers_forward(self, X, training, rng):
         A = X
         for layer in self.layers:
             A = layer.forward(A, training, rng)
-        return self.head.forward(A)
+        return A
 
     def targets(self, Y: np.ndarray) -> np.ndarray:
         """Labels (1, m) as the head's float targets: (1, m) for sigmoid, one-hot (K, m) for softmax."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from scratchnet.nn.layers.base import Layer, Shape, register
 
 
@@ -22,7 +24,8 @@ class Flatten(Layer):
         return A_prev.reshape(A_prev.shape[0], -1).T  # (H*W*C, m)
 
     def backward(self, dA, need_input_grad=True):
-        return dA.T.reshape(self.input_shape) if need_input_grad else None
+        # a C-ordered copy: the transposed view would make every pass of the layer below strided
+        return np.ascontiguousarray(dA.T).reshape(self.input_shape) if need_input_grad else None
 
     def output_shape(self, input_shape: Shape) -> Shape:
         return (math.prod(input_shape),)
