@@ -8,6 +8,7 @@ Sets without a test split (the planar ones) have `X_test = Y_test = None`.
 - `load_football(path)`: the regularisation study's data.mat, (2, 211) train and (2, 200) test.
 - `make_flower(...)` and `GENERATORS[name](...)`: the planar flower and the extra 2-D sets.
 - `save_dataset(ds, path)` / `load_dataset(path)`: a Dataset to and from HDF5.
+- `load_data(cfg.data, root)`: the Dataset a `data` config names (registry.py), `data_path` its file.
 
 Every failure on input data raises `DataError` naming the file, what was expected and what was
 found. Importing this package pulls in NumPy only; h5py, scipy and sklearn load on first use.
@@ -18,12 +19,15 @@ from scratchnet.data.dataset import Dataset, load_dataset, save_dataset
 from scratchnet.data.errors import DataError
 from scratchnet.data.football import load_football
 from scratchnet.data.planar import GENERATORS, make_flower
+from scratchnet.data.registry import data_path, load_data
 
 __all__ = [
     "GENERATORS",
     "DataError",
     "Dataset",
+    "data_path",
     "load_cat",
+    "load_data",
     "load_dataset",
     "load_football",
     "make_flower",

@@ -1,0 +1,1 @@
+"""The commands: train (Hydra main), predict, sweep (summaries from MLflow); gradcheck is nn.gradcheck."""
