@@ -9,8 +9,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 # an import may only go to a lower rank (or stay inside its own package): the core and the helpers
-# at the bottom, then data / models, config, tracking, reports, runs, sweeps, the commands on top
-RANK = {"nn": 0, "paths": 0, "files": 0, "data": 1, "models": 1, "config": 2, "tracking": 3, "reports": 4,
+# at the bottom, then data / models, tracking, config, reports, runs, sweeps, the commands on top
+RANK = {"nn": 0, "paths": 0, "files": 0, "data": 1, "models": 1, "tracking": 2, "config": 3, "reports": 4,
         "runs": 5, "sweeps": 6, "cli": 7, "stages": 7, "gradcheck_experiment": 7, "train": 8, "benchmarks": 8}
 # the lead moves gradcheck's CLI out of the core (issue 11): until then nn/gradcheck.py imports up
 EXEMPT = {"scratchnet.nn.gradcheck"}

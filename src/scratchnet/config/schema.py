@@ -20,6 +20,7 @@ from scratchnet.nn.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from scratchnet.nn.network import DTYPES
 from scratchnet.nn.training import PATHS as FIRST_LAYERS
 from scratchnet.paths import repo_root
+from scratchnet.tracking.store import KINDS as TRACKING_KINDS
 
 
 def _names(name: str, values) -> type[StrEnum]:
@@ -36,7 +37,7 @@ OutputActivation = _names("OutputActivation", OUTPUT_ACTIVATIONS)
 Initializer = _names("Initializer", INITIALIZERS)
 OptimizerName = _names("OptimizerName", OPTIMIZERS)
 DataKind = _names("DataKind", ("cat", "football", "generated"))
-TrackingKind = _names("TrackingKind", ("local", "server", "none"))  # scratchnet.tracking reads it
+TrackingKind = _names("TrackingKind", TRACKING_KINDS)
 Family = _names("Family", ("logistic", "shallow", "deep"))  # from the model group; validate checks the depth
 
 # Bookkeeping ("plumbing"): what a run is called and where its outputs, data and MLflow records go,

@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scratchnet.config.schema import TrackingKind
 from scratchnet.paths import repo_root, under_root
 
-KINDS = tuple(TrackingKind)  # local | server | none
+KINDS = ("local", "server", "none")  # tracking.kind; the config schema's TrackingKind is made from it
 HEALTH_TIMEOUT = 5.0  # seconds for the first contact with a server; MLflow's own retries take minutes
 MAX_RESULTS = 10000  # runs one search returns at most (a sweep's children)
 
