@@ -456,8 +456,8 @@ def test_signal_during_training_kills_the_run_and_keeps_outputs(signame, code, s
         cwd=root, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         # the progress lines (DEBUG, log file only) prove the loop is running, past MLflow's set-up
-        _wait_for(lambda: log.is_file() and "iteration 300/10000000" in log.read_text(), 120,
-                  "training iterations in the log", proc)
+        _wait_for(lambda: log.is_file() and "epoch 300/10000000" in log.read_text(), 120,
+                  "training epochs in the log", proc)
         sent = time.monotonic()
         proc.send_signal(getattr(signal, signame))
         rc = proc.wait(30)

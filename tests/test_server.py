@@ -56,7 +56,7 @@ def cat_root(root: Path) -> Path:
 
 def read_costs(path: Path) -> list[tuple[int, float]]:
     with open(path) as f:
-        return [(int(r["iteration"]), float(r["cost"])) for r in csv.DictReader(f)]
+        return [(int(r["epoch"]), float(r["cost"])) for r in csv.DictReader(f)]
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def client(server):
 
 @pytest.fixture(scope="module")
 def deep_cat(server, tmp_path_factory):
-    """The course's deep_cat (2500 iterations) trained against the server; (root, run.json)."""
+    """The course's deep_cat (2500 epochs) trained against the server; (root, run.json)."""
     root = cat_root(tmp_path_factory.mktemp("deep_cat"))
     proc = train(root, "experiment=deep_cat", uri=server.url)
     assert proc.returncode == 0, proc.stderr
