@@ -233,7 +233,7 @@ def test_bad_cat_file(case, tmp_path):
 
 
 # bad generated (2-D) sets: written with h5py directly, since save_dataset refuses to write them
-def _planar_h5(path: Path, X_train, Y_train, X_test=None, Y_test=None, name="planar") -> None:
+def _generated_h5(path: Path, X_train, Y_train, X_test=None, Y_test=None, name="planar") -> None:
     import h5py
 
     with h5py.File(path, "w") as f:
@@ -255,28 +255,28 @@ def _with_value(value: float):
     def write(path: Path) -> None:
         X, Y = _xy(2, 40)
         X[1, 17] = value
-        _planar_h5(path, X, Y)
+        _generated_h5(path, X, Y)
     return write
 
 
 def _feature_mismatch(path: Path) -> None:
     X, Y = _xy(2, 40)
     X3, Y3 = _xy(3, 10, seed=1)
-    _planar_h5(path, X, Y, X3, Y3)
+    _generated_h5(path, X, Y, X3, Y3)
 
 
 def _empty_2d(path: Path) -> None:
-    _planar_h5(path, np.zeros((2, 0)), np.zeros((1, 0), np.int64))
+    _generated_h5(path, np.zeros((2, 0)), np.zeros((1, 0), np.int64))
 
 
 def _labels_float(path: Path) -> None:
     X, Y = _xy(2, 40)
-    _planar_h5(path, X, Y.astype(np.float64))
+    _generated_h5(path, X, Y.astype(np.float64))
 
 
 def _other_set(path: Path) -> None:
     X, Y = _xy(2, 40)
-    _planar_h5(path, X, Y, name="noisy_moons")
+    _generated_h5(path, X, Y, name="noisy_moons")
 
 
 BAD_2D = {

@@ -48,7 +48,7 @@ def cat_overrides(data_root: Path) -> list[str]:
     return [f"data.path={data_root / 'cat'}"]
 
 
-def write_planar(root: Path, name: str = "planar") -> Path:
+def write_generated(root: Path, name: str = "planar") -> Path:
     """What `dvc repro generate` writes, from the data config's own params."""
     cfg = make_cfg(root, f"data={name}")
     path = Path(cfg.data.path)
@@ -88,7 +88,7 @@ def test_shrunk_run_writes_every_output_and_records_it_in_mlflow(experiment, tmp
     if experiment.endswith("_cat"):
         data = cat_overrides(request.getfixturevalue("data_root"))
     else:
-        write_planar(tmp_path)
+        write_generated(tmp_path)
         data = []
     overrides = [f"experiment={experiment}", f"train.epochs={epochs}", f"train.record_every={every}"]
     cfg = make_cfg(tmp_path, *overrides, *data)
@@ -307,7 +307,7 @@ def test_generated_data_is_read_from_the_dvc_file_and_missing_says_how_to_make_i
     with pytest.raises(DataError, match=r"noisy_moons.h5: expected the generated noisy_moons set, found nothing; "
                                         r"run `dvc repro generate`"):
         load_data(cfg.data, tmp_path)
-    path = write_planar(tmp_path, "noisy_moons")
+    path = write_generated(tmp_path, "noisy_moons")
     assert load_data(cfg.data, tmp_path).digest() == GENERATORS["noisy_moons"](**cfg.data.params).digest()
     save_dataset(GENERATORS["blobs"](), path)  # the wrong set under the right name
     with pytest.raises(DataError, match="expected the noisy_moons set, found the blobs set"):
@@ -321,14 +321,14 @@ def test_generated_data_is_read_from_the_dvc_file_and_missing_says_how_to_make_i
 
 
 def test_relative_data_paths_are_taken_from_the_root_not_the_cwd(tmp_path, monkeypatch):
-    write_planar(tmp_path)
+    write_generated(tmp_path)
     monkeypatch.chdir(REPO)
     cfg = make_cfg(tmp_path, "data=planar", "data.path=data/generated/planar.h5")
     assert load_data(cfg.data, tmp_path).name == "planar"
 
 
 def test_the_output_layer_follows_the_classes(tmp_path):
-    write_planar(tmp_path, "blobs")
+    write_generated(tmp_path, "blobs")
     cfg = make_cfg(tmp_path, "data=blobs", "tracking=none", "model.hidden=[5]", "train.epochs=5")
     with pytest.raises(ConfigError, match=r"config key model.output_activation = 'sigmoid': expected softmax "
                                           r"for the blobs set's 6 classes"):
@@ -340,7 +340,7 @@ def test_the_output_layer_follows_the_classes(tmp_path):
 
 
 def test_float32_and_seed_reach_the_network(tmp_path):
-    write_planar(tmp_path)
+    write_generated(tmp_path)
     args = ["experiment=shallow_planar", "tracking=none", "train.epochs=3"]
     train(make_cfg(tmp_path, *args, "dtype=float32"), overrides=[])
     net = load_model(tmp_path / "experiments" / "shallow_planar" / "model.npz")

@@ -6,7 +6,7 @@ Sets without a test split (the planar ones) have `X_test = Y_test = None`.
 
 - `load_cat(root)`: the course's cat / non-cat images, (12288, 209) train and (12288, 50) test.
 - `load_football(path)`: the regularisation study's data.mat, (2, 211) train and (2, 200) test.
-- `make_flower(...)` and `GENERATORS[name](...)`: the planar flower and the extra 2-D sets.
+- `make_flower(...)` and `GENERATORS[name](...)` (generators.py): the planar flower and the other 2-D sets.
 - `save_dataset(ds, path)` / `load_dataset(path)`: a Dataset to and from HDF5.
 - `load_data(cfg.data, root)`: the Dataset a `data` config names (registry.py), `data_path` its file.
 
@@ -18,7 +18,7 @@ from scratchnet.data.cat import load_cat
 from scratchnet.data.dataset import Dataset, load_dataset, save_dataset
 from scratchnet.data.errors import DataError
 from scratchnet.data.football import load_football
-from scratchnet.data.planar import GENERATORS, make_flower
+from scratchnet.data.generators import GENERATORS, make_flower
 from scratchnet.data.registry import data_path, load_data
 
 __all__ = [

@@ -8,7 +8,7 @@ from scratchnet.data.cat import load_cat
 from scratchnet.data.dataset import Dataset, load_dataset
 from scratchnet.data.errors import DataError, require_file
 from scratchnet.data.football import load_football
-from scratchnet.data.planar import GENERATORS
+from scratchnet.data.generators import GENERATORS
 from scratchnet.paths import under_root
 
 GENERATED_HINT = "run `dvc repro generate` to generate the 2-D sets into data/generated/"
