@@ -38,4 +38,4 @@ test: venv data system-deps
 
 # the speed benchmark (optional torch rows: pip install -e '.[bench]'); prints the table, writes JSON
 bench: venv data
-	$(BIN)/python -m scratchnet.bench --json experiments/bench.json
+	$(BIN)/python -m benchmarks.bench --json experiments/bench.json

@@ -4,14 +4,16 @@ net to the same numbers; its short mode runs end to end and writes its JSON. No 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from scratchnet import reference
+from benchmarks import reference
 from scratchnet.data import load_cat
 from scratchnet.nn import GradientDescent, Network, fit
 
+REPO = Path(__file__).resolve().parents[1]  # `python -m benchmarks.bench` runs from the repo root
 DIMS = [12288, 20, 7, 5, 1]
 ITERATIONS = 30
 
@@ -73,8 +75,8 @@ def test_two_layer_reference_matches_core(cat):
 
 def test_bench_quick_writes_json(tmp_path):
     out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, "-m", "scratchnet.bench", "--quick", "--json", str(out)],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench", "--quick", "--json", str(out)],
+                          capture_output=True, text=True, timeout=600, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     assert "OPENBLAS_CORETYPE" in proc.stdout and "threads per BLAS/OpenMP pool: 1" in proc.stdout
     data = json.loads(out.read_text())
@@ -107,11 +109,11 @@ def test_bench_quick_writes_json(tmp_path):
 
 
 def test_bench_rejects_bad_arguments(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "scratchnet.bench", "--quick", "--threads", "0"],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench", "--quick", "--threads", "0"],
+                          capture_output=True, text=True, timeout=60, cwd=REPO)
     assert proc.returncode == 2 and "--threads must be >= 1; got 0" in proc.stderr
     assert "Traceback" not in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "scratchnet.bench", "--quick", "--data", str(tmp_path),
-                           "--json", str(tmp_path / "b.json")], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench", "--quick", "--data", str(tmp_path),
+                           "--json", str(tmp_path / "b.json")], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert proc.returncode == 2 and str(tmp_path) in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "b.json").exists()

@@ -9,9 +9,11 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import OmegaConf
 
-from scratchnet import train as train_module
-from scratchnet.config import CONF_DIR, PACKAGE_ROOT, ConfigError, model_family, optimizer_kwargs, validate
+from scratchnet.config import ConfigError, optimizer_kwargs, validate
 from scratchnet.data import GENERATORS
+from scratchnet.paths import CHECKOUT as PACKAGE_ROOT
+from scratchnet.paths import CONF_DIR
+from scratchnet.runs import train as train_module
 
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 DATA = sorted(p.stem for p in (CONF_DIR / "data").glob("*.yaml"))
@@ -36,7 +38,7 @@ def test_the_course_experiments_are_all_there():
     assert DATA == sorted(["cat", "football", *GENERATORS])
 
 
-# the course table's settings: (data, hidden, activation, initializer, seed, lr, iterations, record_every)
+# the course table's settings: (data, hidden, activation, initializer, seed, lr, epochs, record_every)
 COURSE = {
     "logistic_cat": ("cat", [], "relu", "zeros", 1, 0.005, 2000, 100),
     "shallow_planar": ("planar", [4], "tanh", "small_random", 2, 1.2, 10000, 1000),
@@ -60,7 +62,7 @@ def test_every_course_experiment_holds_the_course_settings(experiment):
     cfg = make_cfg(f"experiment={experiment}")
     validate(cfg)
     got = (cfg.data.name, list(cfg.model.hidden), cfg.model.hidden_activation, cfg.model.initializer, cfg.seed,
-           cfg.optimizer.lr, cfg.train.iterations, cfg.train.record_every)
+           cfg.optimizer.lr, cfg.train.epochs, cfg.train.record_every)
     assert got == COURSE[experiment]
     assert cfg.name == experiment
     assert cfg.output_dir == str(PACKAGE_ROOT / "experiments" / experiment)
@@ -80,7 +82,7 @@ def test_every_data_set_composes_and_validates(data):
     validate(cfg)
     assert cfg.data.name == data
     if cfg.data.kind == "generated":  # the params are exactly what the generator takes
-        assert cfg.data.path == str(PACKAGE_ROOT / "data" / "planar" / f"{data}.h5")
+        assert cfg.data.path == str(PACKAGE_ROOT / "data" / "generated" / f"{data}.h5")
         GENERATORS[data](**cfg.data.params)
 
 
@@ -97,7 +99,7 @@ def test_scratchnet_root_and_paths_overrides_move_everything(tmp_path, monkeypat
     monkeypatch.setenv("SCRATCHNET_ROOT", str(tmp_path / "env"))
     cfg = make_cfg("experiment=shallow_planar")
     assert cfg.output_dir == str(tmp_path / "env" / "experiments" / "shallow_planar")
-    assert cfg.data.path == str(tmp_path / "env" / "data" / "planar" / "planar.h5")
+    assert cfg.data.path == str(tmp_path / "env" / "data" / "generated" / "planar.h5")
     cfg = make_cfg("experiment=shallow_planar", f"paths.root={tmp_path}")
     assert cfg.tracking.db == str(tmp_path / "mlflow.db")
     assert cfg.output_dir == str(tmp_path / "experiments" / "shallow_planar")
@@ -109,8 +111,17 @@ def test_server_tracking_takes_the_uri_from_the_environment(monkeypatch):
     assert make_cfg("tracking=server").tracking.uri == "http://tracker:5001"
 
 
-def test_model_family_follows_the_number_of_hidden_layers():
-    assert [model_family(h) for h in ([], [4], [20, 7, 5], [5, 5])] == ["logistic", "shallow", "deep", "deep"]
+def test_the_model_family_comes_from_the_model_group_and_bounds_the_depth():
+    assert [make_cfg(f"model={m}").model.family for m in ("logistic", "shallow", "deep")] == [
+        "logistic", "shallow", "deep"]
+    validate(make_cfg("model=deep", "model.hidden=[]"))  # deep takes any depth: the depth sweep starts at 0
+    validate(make_cfg("model=shallow", "model.hidden=[50]"))
+    with pytest.raises(ConfigError, match=r"^config key model.hidden = \[20, 7\]: expected exactly one hidden "
+                                          r"layer for model.family shallow \(model=deep takes any number\)$"):
+        validate(make_cfg("model=shallow", "model.hidden=[20,7]"))
+    with pytest.raises(ConfigError, match=r"^config key model.hidden = \[4\]: expected no hidden layer "
+                                          r"\(model.hidden=\[\]\) for model.family logistic"):
+        validate(make_cfg("model=logistic", "model.hidden=[4]"))
 
 
 def test_optimizer_kwargs_pass_only_the_set_hyperparameters():
@@ -126,10 +137,22 @@ def test_optimizer_kwargs_pass_only_the_set_hyperparameters():
 
 @pytest.mark.parametrize("override, message", [
     ("optimizer.lr=abc", "Value 'abc' of type 'str' could not be converted to Float"),
-    ("train.iterations=1.5", "Value '1.5' of type 'float' could not be converted to Integer"),
+    ("train.epochs=1.5", "Value '1.5' of type 'float' could not be converted to Integer"),
     ("model.hidden=[4,x]", "Value 'x' of type 'str' could not be converted to Integer"),
     ("foo=1", "Could not override 'foo'"),
     ("model.depth=3", "Could not override 'model.depth'"),
+    # names: the schema's enums hold the core's tables, so a wrong name fails here, listing the right ones
+    ("train.first_layer=fast", "Invalid value 'fast', expected one of [auto, plain, row_space]"),
+    ("model.hidden_activation=swish", "Invalid value 'swish', expected one of [sigmoid, tanh, relu, leaky_relu]"),
+    ("model.output_activation=tanh", "Invalid value 'tanh', expected one of [sigmoid, softmax]"),
+    ("model.initializer=glorot", "Invalid value 'glorot', expected one of [zeros, small_random, large_random, "
+                                 "course_deep, he, xavier]"),
+    ("model.family=wide", "Invalid value 'wide', expected one of [logistic, shallow, deep]"),
+    ("optimizer.name=sgd", "Invalid value 'sgd', expected one of [gd, momentum, adam]"),
+    ("train.lr_schedule=cosine", "Invalid value 'cosine', expected one of [constant, inverse_time, step]"),
+    ("dtype=float16", "Invalid value 'float16', expected one of [float64, float32]"),
+    ("data.kind=csv", "Invalid value 'csv', expected one of [cat, football, generated]"),
+    ("tracking.kind=wandb", "Invalid value 'wandb', expected one of [local, server, none]"),
 ])
 def test_wrong_types_and_unknown_keys_fail_while_composing(override, message):
     with pytest.raises(ConfigCompositionException) as info:
@@ -153,31 +176,23 @@ def test_an_unknown_experiment_lists_the_available_ones():
     ("optimizer.lr=0", "config key optimizer.lr = 0.0: expected a finite number > 0"),
     ("optimizer.lr=-0.01", "config key optimizer.lr = -0.01: expected a finite number > 0"),
     ("optimizer.lr=inf", "config key optimizer.lr = inf: expected a finite number > 0"),
-    ("train.iterations=0", "config key train.iterations = 0: expected a number >= 1"),
+    ("train.epochs=0", "config key train.epochs = 0: expected a number >= 1"),
     ("train.record_every=0", "config key train.record_every = 0: expected a number >= 1"),
     ("train.batch_size=0", "config key train.batch_size = 0: expected a number >= 1"),
     ("train.lambd=-1", "config key train.lambd = -1.0: expected a number >= 0"),
-    ("train.path=fast", "config key train.path = 'fast': expected one of auto, plain, row_space"),
     ("model.hidden=[20,0,5]",
      "config key model.hidden = [20, 0, 5]: expected hidden layer sizes >= 1 (size 1 is 0)"),
-    ("model.hidden_activation=swish",
-     "config key model.hidden_activation = 'swish': expected one of sigmoid, tanh, relu, leaky_relu"),
-    ("model.output_activation=tanh", "config key model.output_activation = 'tanh': expected one of sigmoid, softmax"),
-    ("model.initializer=glorot", "config key model.initializer = 'glorot': expected one of zeros, small_random, "
-                                 "large_random, course_deep, he, xavier"),
     ("model.keep_prob=0", "config key model.keep_prob = 0.0: expected a probability in (0, 1]"),
-    ("optimizer.name=sgd", "config key optimizer.name = 'sgd': expected one of gd, momentum, adam"),
     ("optimizer.beta=0.9", "config key optimizer.beta = 0.9: expected null for optimizer gd, which takes lr"),
-    ("dtype=float16", "config key dtype = 'float16': expected one of float64, float32"),
     ("seed=-1", "config key seed = -1: expected an integer in [0, 2**32)"),
     ("name=a/b", "config key name = 'a/b': expected letters, digits and _ . + - only"),
     ("+foo=1", "config key foo = 1: expected a known key, one of name, seed, dtype, data, model"),
-    ("+model.depth=3", "config key model.depth = 3: expected a known key, one of hidden, hidden_activation"),
-    ("data.kind=csv", "config key data.kind = 'csv': expected one of cat, football, generated"),
-    ("tracking.kind=wandb", "config key tracking.kind = 'wandb': expected one of local, server, none"),
+    ("+model.depth=3", "config key model.depth = 3: expected a known key, one of family, hidden, hidden_activation"),
+    ("train.decay_rate=0", "config key train.decay_rate = 0.0: expected a number > 0"),
+    ("optimizer.name=adam optimizer.beta1=1", "config key optimizer.beta1 = 1.0: expected a decay rate in [0, 1)"),
 ])
 def test_bad_values_are_rejected_with_key_value_and_allowed_values(override, message):
-    cfg = make_cfg("experiment=deep_cat", override)
+    cfg = make_cfg("experiment=deep_cat", *override.split())
     with pytest.raises(ConfigError) as info:
         validate(cfg)
     assert str(info.value).startswith(message)
@@ -192,8 +207,8 @@ def test_generator_params_are_checked_against_the_generator():
         validate(make_cfg("data=planar", "data.name=spiral"))
 
 
-@pytest.mark.parametrize("override", ["optimizer.lr=-1", "model.hidden=[0]", "model.initializer=nope",
-                                      "+foo=1", "train.iterations=0"])
+@pytest.mark.parametrize("override", ["optimizer.lr=-1", "model.hidden=[0]", "model.keep_prob=0",
+                                      "+foo=1", "train.epochs=0", "model.family=shallow"])
 def test_train_rejects_bad_config_before_reading_any_data(override, tmp_path, monkeypatch):
     def no_data(*args, **kwargs):
         raise AssertionError("data was read before the config was validated")

@@ -154,7 +154,7 @@ STUDIES = {  # experiment: (data, hidden, initializer, optimizer, lr, iterations
 def _compose(*overrides):
     from hydra import compose, initialize_config_dir
 
-    from scratchnet.config import CONF_DIR
+    from scratchnet.paths import CONF_DIR
 
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
         return compose("config", overrides=list(overrides))
@@ -167,7 +167,7 @@ def test_study_experiments_hold_the_course_settings(experiment):
     cfg = _compose(f"experiment={experiment}")
     validate(cfg)
     got = (cfg.data.name, list(cfg.model.hidden), cfg.model.initializer, cfg.optimizer.name, cfg.optimizer.lr,
-           cfg.train.iterations, cfg.train.batch_size, cfg.train.lambd, cfg.model.keep_prob, cfg.train.course_compat)
+           cfg.train.epochs, cfg.train.batch_size, cfg.train.lambd, cfg.model.keep_prob, cfg.train.course_compat)
     assert got == STUDIES[experiment]
     assert cfg.name == experiment and cfg.seed == 3 and cfg.model.hidden_activation == "relu"
     assert cfg.model.output_activation == "sigmoid" and cfg.train.lr_schedule == "constant"
@@ -179,7 +179,7 @@ def test_study_experiments_hold_the_course_settings(experiment):
 
 @pytest.fixture
 def study_root(tmp_path, data_root, monkeypatch):
-    """A root with the generated study sets (what `dvc repro planar` writes) and the football file."""
+    """A root with the generated study sets (what `dvc repro generate` writes) and the football file."""
     from scratchnet.data import GENERATORS, save_dataset
 
     monkeypatch.delenv("SCRATCHNET_ROOT", raising=False)
@@ -193,7 +193,7 @@ def study_root(tmp_path, data_root, monkeypatch):
 
 
 def test_init_he_through_the_entry_point_gives_the_course_numbers(study_root):
-    from scratchnet.train import train
+    from scratchnet.runs.train import train
 
     cfg = _compose(f"paths.root={study_root}", "experiment=init_he", "tracking=none")
     metrics = train(cfg, overrides=["experiment=init_he"])
@@ -211,13 +211,14 @@ def test_init_he_through_the_entry_point_gives_the_course_numbers(study_root):
 def test_the_entry_point_trains_as_fit_does(study_root, experiment, extra):
     """A shrunk run through train() leaves the weights a direct fit with the same settings gives."""
     from scratchnet.config import optimizer_kwargs
-    from scratchnet.datasets import load_data
-    from scratchnet.io import load_model
+    from scratchnet.data import load_data
+    from scratchnet.models import load_model
     from scratchnet.nn import make_schedule
-    from scratchnet.train import build_network, train
+    from scratchnet.runs.build import build_network
+    from scratchnet.runs.train import train
 
     cfg = _compose(f"paths.root={study_root}", f"experiment={experiment}", "tracking=none",
-                   "train.iterations=40", *extra)
+                   "train.epochs=40", *extra)
     train(cfg, overrides=[])
     saved = load_model(study_root / "experiments" / experiment / "model.npz")
 
@@ -225,8 +226,9 @@ def test_the_entry_point_trains_as_fit_does(study_root, experiment, extra):
     rng = np.random.RandomState(3)
     net = build_network(cfg, ds, rng)
     schedule = make_schedule("step", decay_rate=0.5, interval=10) if extra and "step" in extra[0] else None
-    fit(net, ds.X_train, ds.Y_train, optimizer=make_optimizer(cfg.optimizer.name, **optimizer_kwargs(cfg.optimizer)),
-        epochs=40, batch_size=cfg.train.batch_size, lambd=cfg.train.lambd, rng=rng,
+    optimizer = make_optimizer(str(cfg.optimizer.name), **optimizer_kwargs(cfg.optimizer))
+    fit(net, ds.X_train, ds.Y_train, optimizer=optimizer, epochs=40, batch_size=cfg.train.batch_size,
+        lambd=cfg.train.lambd, rng=rng,
         course_compat=cfg.train.course_compat, schedule=schedule)
     assert saved.config() == net.config()
     for a, b in zip(saved.layers, net.layers, strict=True):

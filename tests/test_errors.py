@@ -10,20 +10,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scratchnet.io import save_model, write_json
+from scratchnet.data.cat import images_from_columns
+from scratchnet.files import write_json
+from scratchnet.models import save_model
 from scratchnet.nn import Network
-from scratchnet.stages import errors
-from scratchnet.stages.errors import (
+from scratchnet.reports.error_page import gallery
+from scratchnet.reports.errors import (
     ErrorsStageError,
     analyse,
     best_cat_experiment,
     brightness,
     centre_border_distance,
     contrast,
-    gallery,
-    images_from_columns,
+    explain,
     saturation,
 )
+from scratchnet.stages import errors
 
 
 def uniform(rgb: tuple[int, int, int], size: int = 64) -> np.ndarray:
@@ -96,7 +98,7 @@ def test_gallery_lists_exactly_the_misclassified(tmp_path):
     C = analysis.confusion()
     np.testing.assert_array_equal(C, [[3, 1], [1, 3]])
     assert analysis.scores() == {"accuracy": 0.75, "precision": 0.75, "recall": 0.75, "f1": 0.75}
-    assert errors.explain(analysis, analysis.measure_bins())[0] == (
+    assert explain(analysis, analysis.measure_bins())[0] == (
         "Of the 2 errors, 1 are non-cat images taken for cats and 1 are cats missed (precision 0.75, recall 0.75).")
     bins = analysis.measure_bins(n_bins=4)
     bright = [b for b in bins if b["measure"] == "brightness"]
@@ -110,7 +112,7 @@ def test_perfect_model_gallery_is_empty(tmp_path):
     X = images.reshape(2, -1).T / 255.0
     analysis = analyse(brightness_model(0.5), X, np.array([[0, 1]]))
     assert gallery(images, analysis, tmp_path / "g.png") == []
-    assert errors.explain(analysis, analysis.measure_bins())[0].startswith("The model classifies every")
+    assert explain(analysis, analysis.measure_bins())[0].startswith("The model classifies every")
 
 
 def write_metrics(root: Path, name: str, test: float, train: float) -> None:
@@ -169,7 +171,7 @@ def test_figures_land_in_the_models_mlflow_run(tmp_path, data_root, monkeypatch)
     from scratchnet import tracking
 
     store = {"kind": "local", "db": str(tmp_path / "mlflow.db"), "artifacts": str(tmp_path / "mlartifacts")}
-    with tracking.open_run(store, experiment="cat", run_name="rule_cat", params={}, tags={},
+    with tracking.open_run(store, mlflow_experiment="cat", run_name="rule_cat", params={}, tags={},
                            root=tmp_path) as run:
         pass  # the training run, already FINISHED when the analysis comes
     exp = tmp_path / "experiments"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from scratchnet.stages import compare
+from scratchnet.reports import compare as architecture
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -33,10 +33,10 @@ def run(cmd: list[str], cwd: Path, env: dict, timeout: float = 600) -> subproces
 
 
 def shrink(copy: Path) -> None:
-    """Few iterations everywhere, cost recorded every 5, no MLflow."""
+    """Few epochs everywhere, cost recorded every 5, no MLflow."""
     for path in [copy / "conf" / "config.yaml", *(copy / "conf").glob("experiment/*.yaml"),
                  *(copy / "conf").glob("sweep/*.yaml")]:
-        text = re.sub(r"(?m)^(\s+iterations:) \d+", r"\1 20", path.read_text())
+        text = re.sub(r"(?m)^(\s+epochs:) \d+", r"\1 20", path.read_text())
         text = re.sub(r"(?m)^(\s+record_every:) \d+", r"\1 5", text)
         path.write_text(text)
     config = copy / "conf" / "config.yaml"
@@ -81,7 +81,7 @@ def test_every_declared_output_exists(repo_copy):
     outs = declared_outputs(copy, env)
     for name in SIX + ("exp",):
         assert f"experiments/{name}/metrics.json" in outs and f"experiments/{name}/model.npz" in outs
-    assert {"data/planar", "experiments/report", "experiments/errors/metrics.json",
+    assert {"data/generated", "experiments/report", "experiments/errors/metrics.json",
             "experiments/errors/gallery.png"} <= set(outs)
     missing = [o for o in outs if not (copy / o).exists()]
     assert missing == []
@@ -90,7 +90,7 @@ def test_every_declared_output_exists(repo_copy):
     generated = [OmegaConf.to_container(OmegaConf.load(p)) for p in (copy / "conf" / "data").glob("*.yaml")]
     expected = sorted(c["path"].rsplit("/", 1)[-1] for c in generated if c["kind"] == "generated")
     assert {"planar.h5", "noisy_moons.h5", "blobs.h5"} <= set(expected)
-    assert sorted(p.name for p in (copy / "data" / "planar").iterdir()) == expected
+    assert sorted(p.name for p in (copy / "data" / "generated").iterdir()) == expected
 
 
 @pytest.mark.slow
@@ -105,13 +105,13 @@ def test_report_rows_carry_metrics_json(repo_copy):
     for name in runs:
         metrics = json.loads((copy / "experiments" / name / "metrics.json").read_text())
         test = metrics["test"]["accuracy"]
-        cells = (f"| {metrics['iterations']} | ", f"| {metrics['train']['cost']:.6f} | "
+        cells = (f"| {metrics['epochs']} | ", f"| {metrics['train']['cost']:.6f} | "
                  f"{100 * metrics['train']['accuracy']:.2f}% | {'-' if test is None else f'{100 * test:.2f}%'} |")
         row = next(line for line in md.splitlines() if line.startswith(f"| {name} |"))
         assert all(c in row for c in cells), (row, cells)
         assert f"| {metrics['n_parameters']} |" in row
         assert f"<td>{name}</td>" in page
-    assert compare.TABLE_HEADER[0] in md and "data:image/png;base64," in page
+    assert " | ".join(architecture.HEADER) in md and "data:image/png;base64," in page
 
 
 @pytest.mark.slow
@@ -152,23 +152,23 @@ def test_dvc_metrics_plots_params_commands_work(repo_copy):
     assert (copy / "dvc_plots" / "index.html").is_file()
 
 
-def test_make_planar_writes_every_generated_set_byte_identical(tmp_path, monkeypatch):
-    """The planar stage's module alone (fast): each conf/data set with kind: generated lands in
-    <root>/data/planar/<name>.h5, holds exactly GENERATORS[name](**params), same bytes twice."""
+def test_generate_writes_every_generated_set_byte_identical(tmp_path, monkeypatch):
+    """The generate stage's module alone (fast): each conf/data set with kind: generated lands in
+    <root>/data/generated/<name>.h5, holds exactly GENERATORS[name](**params), same bytes twice."""
     from omegaconf import OmegaConf
 
-    from scratchnet.config import CONF_DIR
     from scratchnet.data import GENERATORS, load_dataset
-    from scratchnet.stages import make_planar
+    from scratchnet.paths import CONF_DIR
+    from scratchnet.stages import generate
 
     monkeypatch.setenv("SCRATCHNET_ROOT", str(tmp_path))
-    names = make_planar.generated_sets()
+    names = generate.generated_sets()
     assert {"planar", "noisy_moons", "noisy_circles", "blobs", "gaussian_quantiles"} <= set(names)
-    assert make_planar.main(["planar", "noisy_moons"]) == 0
-    first = {n: (tmp_path / "data" / "planar" / f"{n}.h5").read_bytes() for n in ("planar", "noisy_moons")}
-    assert make_planar.main(["planar", "noisy_moons"]) == 0
-    assert {n: (tmp_path / "data" / "planar" / f"{n}.h5").read_bytes() for n in first} == first
+    assert generate.main(["planar", "noisy_moons"]) == 0
+    first = {n: (tmp_path / "data" / "generated" / f"{n}.h5").read_bytes() for n in ("planar", "noisy_moons")}
+    assert generate.main(["planar", "noisy_moons"]) == 0
+    assert {n: (tmp_path / "data" / "generated" / f"{n}.h5").read_bytes() for n in first} == first
     params = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "data" / "noisy_moons.yaml"))["params"]
-    stored = load_dataset(tmp_path / "data" / "planar" / "noisy_moons.h5")
+    stored = load_dataset(tmp_path / "data" / "generated" / "noisy_moons.h5")
     assert stored.digest() == GENERATORS["noisy_moons"](**params).digest()
-    assert make_planar.main(["cat"]) == 1  # not a generated set
+    assert generate.main(["cat"]) == 1  # not a generated set

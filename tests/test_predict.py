@@ -11,16 +11,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scratchnet.io import ModelFileError, save_model
-from scratchnet.nn import Network
-from scratchnet.predict import (
+from scratchnet.cli.predict import (
     ImageFileError,
-    image_to_column,
     load_cat_model,
     load_image,
     main,
     predict_image,
 )
+from scratchnet.data.cat import image_to_column
+from scratchnet.models import ModelFileError, save_model
+from scratchnet.nn import Network
 
 
 def fixed_model(p_cat: float) -> Network:
@@ -177,7 +177,7 @@ def test_console_script_no_traceback_and_stays_light(model_path, photo, tmp_path
                          capture_output=True, text=True)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     light = subprocess.run([sys.executable, "-c",
-                            "import sys, scratchnet.predict as p; p.main(sys.argv[1:]); "
+                            "import sys, scratchnet.cli.predict as p; p.main(sys.argv[1:]); "
                             "print(sorted(m for m in ('mlflow', 'hydra', 'omegaconf') "
                             "if m in sys.modules))", str(photo), "--model", str(model_path)],
                            capture_output=True, text=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scratchnet.io import save_model
+from scratchnet.models import save_model
 from scratchnet.nn import Network
 
 BIN = Path(sys.executable).parent
@@ -233,7 +233,7 @@ def test_bad_cat_file(case, tmp_path):
 
 
 # bad generated (2-D) sets: written with h5py directly, since save_dataset refuses to write them
-def _planar_h5(path: Path, X_train, Y_train, X_test=None, Y_test=None, name="planar") -> None:
+def _generated_h5(path: Path, X_train, Y_train, X_test=None, Y_test=None, name="planar") -> None:
     import h5py
 
     with h5py.File(path, "w") as f:
@@ -255,28 +255,28 @@ def _with_value(value: float):
     def write(path: Path) -> None:
         X, Y = _xy(2, 40)
         X[1, 17] = value
-        _planar_h5(path, X, Y)
+        _generated_h5(path, X, Y)
     return write
 
 
 def _feature_mismatch(path: Path) -> None:
     X, Y = _xy(2, 40)
     X3, Y3 = _xy(3, 10, seed=1)
-    _planar_h5(path, X, Y, X3, Y3)
+    _generated_h5(path, X, Y, X3, Y3)
 
 
 def _empty_2d(path: Path) -> None:
-    _planar_h5(path, np.zeros((2, 0)), np.zeros((1, 0), np.int64))
+    _generated_h5(path, np.zeros((2, 0)), np.zeros((1, 0), np.int64))
 
 
 def _labels_float(path: Path) -> None:
     X, Y = _xy(2, 40)
-    _planar_h5(path, X, Y.astype(np.float64))
+    _generated_h5(path, X, Y.astype(np.float64))
 
 
 def _other_set(path: Path) -> None:
     X, Y = _xy(2, 40)
-    _planar_h5(path, X, Y, name="noisy_moons")
+    _generated_h5(path, X, Y, name="noisy_moons")
 
 
 BAD_2D = {
@@ -285,7 +285,7 @@ BAD_2D = {
     "feature_counts": (_feature_mismatch, ["expected X_test with 2 features like X_train, found 3"]),
     "empty": (_empty_2d, ["expected X_train non-empty, found shape (2, 0)"]),
     "label_dtype": (_labels_float, ["expected Y_train of dtype int64, found float64"]),
-    "other_set": (_other_set, ["expected the planar set, found the noisy_moons set", "dvc repro planar"]),
+    "other_set": (_other_set, ["expected the planar set, found the noisy_moons set", "dvc repro generate"]),
 }
 
 
@@ -301,7 +301,7 @@ def test_bad_2d_set(case, tmp_path):
 
 def test_missing_generated_set_says_dvc_repro(tmp_path):
     proc = run_train(tmp_path, experiment="shallow_planar")
-    assert_one_error_line(proc, str(tmp_path / "data" / "planar" / "planar.h5"), "dvc repro planar")
+    assert_one_error_line(proc, str(tmp_path / "data" / "generated" / "planar.h5"), "dvc repro generate")
     assert_nothing_written(tmp_path)
 
 
@@ -309,29 +309,23 @@ def test_missing_generated_set_says_dvc_repro(tmp_path):
 BAD_CONFIG = {
     "name=a/b": "config key name = 'a/b': expected letters, digits",
     "seed=-1": "config key seed = -1: expected an integer in [0, 2**32)",
-    "dtype=float16": "config key dtype = 'float16': expected one of float64, float32",
-    "train.iterations=0": "config key train.iterations = 0: expected a number >= 1",
+    "train.epochs=0": "config key train.epochs = 0: expected a number >= 1",
     "train.record_every=0": "config key train.record_every = 0: expected a number >= 1",
-    "train.path=fast": "config key train.path = 'fast': expected one of auto, plain, row_space",
     "train.lambd=-0.1": "config key train.lambd = -0.1: expected a number >= 0",
     "train.batch_size=0": "config key train.batch_size = 0: expected a number >= 1",
     "model.hidden=[4,0]": "config key model.hidden = [4, 0]: expected hidden layer sizes >= 1",
-    "model.hidden_activation=swish": "config key model.hidden_activation = 'swish': expected one of",
-    "model.output_activation=linear": "config key model.output_activation = 'linear': expected one of",
-    "model.initializer=glorot": "config key model.initializer = 'glorot': expected one of",
+    "model=shallow model.hidden=[4,4]": "config key model.hidden = [4, 4]: expected exactly one hidden layer for "
+                                        "model.family shallow",
+    "model=logistic model.hidden=[4]": "config key model.hidden = [4]: expected no hidden layer",
     "model.keep_prob=0": "config key model.keep_prob = 0.0: expected a probability in (0, 1]",
     "model.keep_prob=1.5": "config key model.keep_prob = 1.5: expected a probability in (0, 1]",
-    "optimizer.name=lbfgs": "config key optimizer.name = 'lbfgs': expected one of",
     "optimizer.lr=0": "config key optimizer.lr = 0.0: expected a finite number > 0",
     "optimizer.lr=-0.01": "config key optimizer.lr = -0.01: expected a finite number > 0",
     "optimizer.lr=nan": "config key optimizer.lr = nan: expected a finite number > 0",
     "optimizer.lr=inf": "config key optimizer.lr = inf: expected a finite number > 0",
-    "data.kind=csv": "config key data.kind = 'csv': expected one of cat, football, generated",
     "+data.params.n=3": "config key data.params = {'n': 3}: expected no params for the cat set",
-    "tracking.kind=cloud": "config key tracking.kind = 'cloud': expected one of local, server, none",
     "tracking.db=null": "config key tracking.db = None: expected the SQLite file",
     "+train.momentum=0.9": "config key train.momentum = 0.9: expected a known key",
-    "train.lr_schedule=cosine": "config key train.lr_schedule = 'cosine': expected one of constant, inverse_time",
     "train.decay_rate=0": "config key train.decay_rate = 0.0: expected a number > 0",
     "train.decay_interval=0": "config key train.decay_interval = 0: expected a number >= 1",
     "optimizer.beta=0.9": "config key optimizer.beta = 0.9: expected null for optimizer gd, which takes lr",
@@ -361,9 +355,22 @@ HYDRA_ERRORS = {
     "data=nope": ("Could not find 'data/nope'", "Available options in 'data':"),
     "train.foo=1": ("Could not override 'train.foo'", "Key 'foo' not in 'TrainConfig'"),
     "colour=red": ("Could not override 'colour'", "Key 'colour' not in 'Config'"),
-    "train.iterations=abc": ("Error merging override train.iterations=abc",
-                             "Value 'abc' of type 'str' could not be converted to Integer"),
+    "train.epochs=abc": ("Error merging override train.epochs=abc",
+                         "Value 'abc' of type 'str' could not be converted to Integer"),
     "seed=1.5": ("Error merging override seed=1.5", "could not be converted to Integer"),
+    # names: the schema's enums list the allowed ones
+    "dtype=float16": ("Error merging override dtype=float16", "Invalid value 'float16', expected one of "
+                                                             "[float64, float32]"),
+    "train.first_layer=fast": ("Error merging override train.first_layer=fast",
+                               "Invalid value 'fast', expected one of [auto, plain, row_space]"),
+    "model.hidden_activation=swish": ("Error merging override model.hidden_activation=swish",
+                                      "Invalid value 'swish', expected one of [sigmoid, tanh, relu, leaky_relu]"),
+    "model.output_activation=linear": ("Error merging override", "expected one of [sigmoid, softmax]"),
+    "model.initializer=glorot": ("Error merging override", "Invalid value 'glorot', expected one of [zeros,"),
+    "optimizer.name=lbfgs": ("Error merging override", "expected one of [gd, momentum, adam]"),
+    "data.kind=csv": ("Error merging override", "expected one of [cat, football, generated]"),
+    "tracking.kind=cloud": ("Error merging override", "expected one of [local, server, none]"),
+    "train.lr_schedule=cosine": ("Error merging override", "expected one of [constant, inverse_time, step]"),
 }
 
 
@@ -392,13 +399,13 @@ def test_experiment_nope_lists_every_experiment(tmp_path):
 def test_cost_becoming_inf_names_iteration_and_last_finite_cost(tmp_path):
     """lr=1e305 overflows W after one step: the cost of iteration 1 is inf; iteration 0's is ln 2."""
     with_cat_data(tmp_path)
-    proc = run_train(tmp_path, "optimizer.lr=1e305", "train.iterations=50")
+    proc = run_train(tmp_path, "optimizer.lr=1e305", "train.epochs=50")
     assert_clean_failure(proc, "training diverged: cost became inf at epoch 1",
                          "last finite cost 0.693147 at epoch 0", "lower optimizer.lr")
     assert proc.returncode == 2
     assert output_files(tmp_path) == []
     [(name, status, error)] = mlflow_runs(tmp_path)  # the run was open: it must say FAILED, and why
-    assert status == "FAILED" and name.endswith("optimizer.lr=1e305 train.iterations=50"), name
+    assert status == "FAILED" and name.endswith("optimizer.lr=1e305 train.epochs=50"), name
     assert "DivergenceError" in error and "iteration 1" in error
 
 
@@ -414,7 +421,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 def trained_root(tmp_path_factory) -> Path:
     """A root with cat data, a local MLflow store and one finished deep_cat run (3 iterations)."""
     root = with_cat_data(tmp_path_factory.mktemp("trained"))
-    proc = run_train(root, "train.iterations=3", experiment="deep_cat", timeout=180)
+    proc = run_train(root, "train.epochs=3", experiment="deep_cat", timeout=180)
     assert proc.returncode == 0, proc.stderr
     return root
 
@@ -444,13 +451,13 @@ def test_signal_during_training_kills_the_run_and_keeps_outputs(signame, code, s
     assert "deep_cat/model.npz" in before
     log = root / "hydra" / signame / "train.log"
     proc = subprocess.Popen(
-        [str(c) for c in train_cmd(root, "train.iterations=10000000", f"hydra.run.dir={log.parent}",
+        [str(c) for c in train_cmd(root, "train.epochs=10000000", f"hydra.run.dir={log.parent}",
                                    "train.record_every=100", experiment="deep_cat")],
         cwd=root, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         # the progress lines (DEBUG, log file only) prove the loop is running, past MLflow's set-up
-        _wait_for(lambda: log.is_file() and "iteration 300/10000000" in log.read_text(), 120,
-                  "training iterations in the log", proc)
+        _wait_for(lambda: log.is_file() and "epoch 300/10000000" in log.read_text(), 120,
+                  "training epochs in the log", proc)
         sent = time.monotonic()
         proc.send_signal(getattr(signal, signame))
         rc = proc.wait(30)
@@ -464,7 +471,7 @@ def test_signal_during_training_kills_the_run_and_keeps_outputs(signame, code, s
     assert "Traceback" not in stderr and f"scratchnet-train: {said}; previous outputs kept" in stderr, stderr
     assert snapshot(root / "experiments") == before  # same files, same bytes, no temp folders left
     name, status, error = mlflow_runs(root)[-1]
-    assert "train.iterations=10000000" in name, name
+    assert "train.epochs=10000000" in name, name
     assert status == "KILLED" and error.startswith(("KeyboardInterrupt", "Terminated")), (status, error)
 
 
@@ -473,13 +480,13 @@ def test_rerun_after_interrupts_succeeds(trained_root):
     """After the signal tests (same module root), the same command finishes and replaces the outputs."""
     import json
 
-    proc = run_train(trained_root, "train.iterations=4", experiment="deep_cat", timeout=180)
+    proc = run_train(trained_root, "train.epochs=4", experiment="deep_cat", timeout=180)
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((trained_root / "experiments" / "deep_cat" / "metrics.json").read_text())
-    assert metrics["iterations"] == 4
+    assert metrics["epochs"] == 4
     assert [p.name for p in (trained_root / "experiments").iterdir()] == ["deep_cat"]  # no leftovers
     name, status, _ = mlflow_runs(trained_root)[-1]
-    assert status == "FINISHED" and name.endswith("train.iterations=4"), (name, status)
+    assert status == "FINISHED" and name.endswith("train.epochs=4"), (name, status)
 
 
 def test_unreachable_server_fails_fast_and_local_fallback_works(tmp_path):
@@ -490,14 +497,14 @@ def test_unreachable_server_fails_fast_and_local_fallback_works(tmp_path):
     with_cat_data(tmp_path)
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     start = time.monotonic()
-    proc = run_train(tmp_path, "tracking=server", f"tracking.uri={dead}", "train.iterations=5")
+    proc = run_train(tmp_path, "tracking=server", f"tracking.uri={dead}", "train.epochs=5")
     took = time.monotonic() - start
     assert_one_error_line(proc, f"tracking server {dead} is unreachable", "tracking=local")
     assert took < 30, f"took {took:.1f} s to give up on a dead server"
     assert_nothing_written(tmp_path)
     assert not (tmp_path / "mlflow.db").exists()
     # the documented fallback: the same command with tracking=local
-    ok = run_train(tmp_path, "tracking=local", "train.iterations=5")
+    ok = run_train(tmp_path, "tracking=local", "train.epochs=5")
     assert ok.returncode == 0, ok.stderr
     assert [(s, e) for _, s, e in mlflow_runs(tmp_path)] == [("FINISHED", None)]
     assert "logistic_cat/model.npz" in output_files(tmp_path)
@@ -514,7 +521,7 @@ def test_silent_server_times_out(tmp_path):
         listener.listen(8)  # the kernel completes the handshake; nobody ever reads or answers
         uri = f"http://127.0.0.1:{listener.getsockname()[1]}"
         start = time.monotonic()
-        proc = run_train(tmp_path, "tracking=server", f"tracking.uri={uri}", "train.iterations=5")
+        proc = run_train(tmp_path, "tracking=server", f"tracking.uri={uri}", "train.epochs=5")
         took = time.monotonic() - start
     assert_one_error_line(proc, f"tracking server {uri} is unreachable", "timed out", "tracking=local")
     assert took < 30, f"took {took:.1f} s to give up on a silent server"
@@ -526,7 +533,7 @@ def test_output_dir_under_a_file_fails_before_training(tmp_path):
     with_cat_data(tmp_path)
     blocker = tmp_path / "experiments"
     blocker.write_text("a file where the outputs folder should be\n")
-    proc = run_train(tmp_path, "train.iterations=5")
+    proc = run_train(tmp_path, "train.epochs=5")
     assert_one_error_line(proc, f"cannot write the outputs to {blocker / 'logistic_cat'}",
                           f"{blocker} is a file, not a folder")
     assert blocker.read_text() == "a file where the outputs folder should be\n"
@@ -547,11 +554,11 @@ def _disk_full_at(limit_bytes: int):
 def test_disk_full_while_writing_keeps_previous_outputs(tmp_path):
     """deep_cat's model.npz is 1.97 MB: with files capped at 1.5 MB its write fails mid-file."""
     with_cat_data(tmp_path)
-    first = run_train(tmp_path, "tracking=none", "train.iterations=3", experiment="deep_cat")
+    first = run_train(tmp_path, "tracking=none", "train.epochs=3", experiment="deep_cat")
     assert first.returncode == 0, first.stderr
     before = snapshot(tmp_path / "experiments")
     assert len(before["deep_cat/model.npz"]) > 1_500_000
-    proc = run_train(tmp_path, "tracking=none", "train.iterations=3", "seed=7", experiment="deep_cat",
+    proc = run_train(tmp_path, "tracking=none", "train.epochs=3", "seed=7", experiment="deep_cat",
                      preexec_fn=_disk_full_at(1_500_000))
     assert_one_error_line(proc, f"cannot write the outputs to {tmp_path / 'experiments' / 'deep_cat'}",
                           "File too large")
@@ -581,7 +588,7 @@ def test_same_seed_same_bytes_across_runs_and_launchers(tmp_path):
     in metrics.json too: OpenBLAS sums in another order with another thread count.
     """
     with_cat_data(tmp_path)
-    common = ("tracking=none", "train.iterations=300")
+    common = ("tracking=none", "train.epochs=300")
     folders = {}
     for name in ("basic_a", "basic_b"):
         folders[name] = tmp_path / name

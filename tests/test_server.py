@@ -57,7 +57,7 @@ def cat_root(root: Path) -> Path:
 
 def read_costs(path: Path) -> list[tuple[int, float]]:
     with open(path) as f:
-        return [(int(r["iteration"]), float(r["cost"])) for r in csv.DictReader(f)]
+        return [(int(r["epoch"]), float(r["cost"])) for r in csv.DictReader(f)]
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def client(server):
 
 @pytest.fixture(scope="module")
 def deep_cat(server, tmp_path_factory):
-    """The course's deep_cat (2500 iterations) trained against the server; (root, run.json)."""
+    """The course's deep_cat (2500 epochs) trained against the server; (root, run.json)."""
     root = cat_root(tmp_path_factory.mktemp("deep_cat"))
     proc = train(root, "experiment=deep_cat", uri=server.url)
     assert proc.returncode == 0, proc.stderr
@@ -115,7 +115,7 @@ def test_joblib_sweep_against_server(server, client, tmp_path):
     root = cat_root(tmp_path)
     lrs = ("0.01", "0.005")
     proc = train(root, "-m", "experiment=logistic_cat", f"optimizer.lr={','.join(lrs)}",
-                 "train.iterations=300", "train.record_every=10", "hydra/launcher=joblib_local",
+                 "train.epochs=300", "train.record_every=10", "hydra/launcher=joblib_local",
                  "hydra.launcher.n_jobs=2", "hydra.callbacks.sweep.name=server_sweep", uri=server.url)
     assert proc.returncode == 0, proc.stderr
     exp = client.get_experiment_by_name("cat")
@@ -143,7 +143,8 @@ import math, sys, time
 from pathlib import Path
 from scratchnet import tracking
 cfg, i, go = {"kind": "local", "db": sys.argv[1], "artifacts": sys.argv[2]}, int(sys.argv[3]), Path(sys.argv[4])
-with tracking.open_run(cfg, experiment="load", run_name=f"load-{i}", params={"worker": i}, tags={"load": "1"}) as run:
+with tracking.open_run(cfg, mlflow_experiment="load", run_name=f"load-{i}", params={"worker": i},
+                       tags={"load": "1"}) as run:
     Path(f"{go}.ready.{i}").touch()
     while not go.exists():  # every worker logs at the same moment
         time.sleep(0.01)
@@ -205,7 +206,8 @@ def images(tmp_path_factory) -> list[Path]:
 def test_pyfunc_served_over_http_matches_scratchnet_predict(deep_cat, server, images, tmp_path):
     import urllib.request
 
-    from scratchnet.predict import image_to_column, load_cat_model, load_image, predict_image
+    from scratchnet.cli.predict import load_cat_model, load_image, predict_image
+    from scratchnet.data.cat import image_to_column
 
     root, run = deep_cat
     model_file = root / "experiments" / "deep_cat" / "model.npz"

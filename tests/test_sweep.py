@@ -11,8 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from scratchnet import sweep, tracking
+from scratchnet import tracking
+from scratchnet.cli import sweep as sweep_cli
 from scratchnet.data import make_flower, save_dataset
+from scratchnet.runs.multirun import TAG_JOB, TAG_OVERRIDES, TAG_ROLE, TAG_SWEEP, TAG_THREADS
+from scratchnet.runs.threads import blas_threads
+from scratchnet.sweeps.callback import SweepCallback
+from scratchnet.sweeps.records import MARKER_FILE, JobRecord, swept_keys, with_unrecorded
+from scratchnet.sweeps.summary import table
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -45,7 +51,7 @@ def read_summary(tmp_path: Path, name: str) -> list[dict]:
 
 @pytest.fixture
 def planar_file(tmp_path) -> Path:
-    """The course's flower written where data.path points (the DVC planar stage's job in the repo)."""
+    """The course's flower written where data.path points (the DVC generate stage's job in the repo)."""
     path = tmp_path / "planar.h5"
     save_dataset(make_flower(), path)
     return path
@@ -59,14 +65,14 @@ def planar_file(tmp_path) -> Path:
     (1, 2, 2), (2, 2, 1), (3, 2, 1), (2, 8, 4), (3, 8, 2), (None, 4, 4), (-1, 4, 1), (-2, 4, 1), (-3, 8, 1),
 ])
 def test_blas_threads_keep_jobs_times_threads_within_cores(n_jobs, cores, threads):
-    assert sweep.blas_threads(n_jobs, cores) == threads
+    assert blas_threads(n_jobs, cores) == threads
 
 
 def test_swept_keys_are_those_that_differ():
-    records = [sweep.JobRecord(job=i, overrides=["experiment=logistic_cat", f"optimizer.lr={lr}"], status="FINISHED",
+    records = [JobRecord(job=i, overrides=["experiment=logistic_cat", f"optimizer.lr={lr}"], status="FINISHED",
                                run_id=str(i)) for i, lr in enumerate(["0.1", "0.01"])]
-    assert sweep.swept_keys(records) == ["optimizer.lr"]
-    header, rows = sweep.table(records)
+    assert swept_keys(records) == ["optimizer.lr"]
+    header, rows = table(records)
     assert header == ["job", "status", "optimizer.lr", "error", "run_id"]
     assert rows == [["0", "FINISHED", "0.1", "", "0"], ["1", "FINISHED", "0.01", "", "1"]]
 
@@ -74,18 +80,18 @@ def test_swept_keys_are_those_that_differ():
 def test_callback_rejects_an_unknown_figure():
     with pytest.raises(ValueError, match="hydra.callbacks.sweep.figure: expected one of cost_curves, "
                                          "decision_boundaries, accuracy_vs_depth or null, found 'pie'"):
-        sweep.SweepCallback(name="x", out_dir="/tmp/x", figure="pie")
+        SweepCallback(name="x", out_dir="/tmp/x", figure="pie")
 
 
 def test_a_job_the_launcher_ran_but_mlflow_lacks_is_summarised_as_failed(tmp_path):
     (tmp_path / "1").mkdir()
-    (tmp_path / "1" / sweep.MARKER_FILE).write_text(
+    (tmp_path / "1" / MARKER_FILE).write_text(
         '{"job": 1, "status": "FAILED", "overrides": ["optimizer.lr=2"], "error": "OSError: disk full"}')
     (tmp_path / "0").mkdir()
-    (tmp_path / "0" / sweep.MARKER_FILE).write_text(
+    (tmp_path / "0" / MARKER_FILE).write_text(
         '{"job": 0, "status": "FINISHED", "overrides": ["optimizer.lr=1"], "error": ""}')
-    recorded = [sweep.JobRecord(job=0, overrides=["optimizer.lr=1"], status="FINISHED", run_id="abc")]
-    records = sweep._with_unrecorded(recorded, tmp_path)
+    recorded = [JobRecord(job=0, overrides=["optimizer.lr=1"], status="FINISHED", run_id="abc")]
+    records = with_unrecorded(recorded, tmp_path)
     assert [(r.job, r.status, r.error) for r in records] == [
         (0, "FINISHED", ""), (1, "FAILED", "OSError: disk full (no MLflow run recorded)")]
 
@@ -96,44 +102,44 @@ def test_a_job_the_launcher_ran_but_mlflow_lacks_is_summarised_as_failed(tmp_pat
 
 def test_joblib_sweep_one_parent_every_child_once_and_the_summary_matches(tmp_path):
     assert not (tmp_path / "mlflow.db").exists()  # the callback creates it, before any worker starts
-    proc = run_sweep(tmp_path, "experiment=logistic_cat", "train.iterations=30", "optimizer.lr=0.01,0.001,0.0001",
+    proc = run_sweep(tmp_path, "experiment=logistic_cat", "train.epochs=30", "optimizer.lr=0.01,0.001,0.0001",
                      "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.callbacks.sweep.name=small")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "sweep small: 3 of 3 jobs finished" in proc.stderr
 
     client = client_for(tmp_path)
     runs = all_runs(client)
-    parents = [r for r in runs if r.data.tags.get(sweep.TAG_ROLE) == "parent"]
+    parents = [r for r in runs if r.data.tags.get(TAG_ROLE) == "parent"]
     assert len(parents) == 1
     parent = parents[0]
     assert parent.info.status == "FINISHED" and parent.info.run_name == "small"
     assert parent.data.metrics == {"jobs": 3.0, "failed_jobs": 0.0}
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert len(runs) == 4 and len(children) == 3
-    assert sorted(int(c.data.tags[sweep.TAG_JOB]) for c in children) == [0, 1, 2]  # each job exactly once
-    threads = str(sweep.blas_threads(2))
+    assert sorted(int(c.data.tags[TAG_JOB]) for c in children) == [0, 1, 2]  # each job exactly once
+    threads = str(blas_threads(2))
     by_lr = {}
     for child in children:
         tags, params = child.data.tags, child.data.params
         assert child.info.status == "FINISHED"
-        assert tags[sweep.TAG_SWEEP] == "small" and tags[sweep.TAG_THREADS] == threads
-        assert tags[sweep.TAG_OVERRIDES] == (f"experiment=logistic_cat train.iterations=30 "
-                                             f"optimizer.lr={params['optimizer.lr']} "
-                                             f"paths.experiments={tmp_path / 'experiments'} "
-                                             f"tracking.db={tmp_path / 'mlflow.db'} "
-                                             f"tracking.artifacts={tmp_path / 'mlartifacts'}")
-        assert params["train.iterations"] == "30"
-        assert params["output_dir"] == str(tmp_path / "experiments" / "sweeps" / "small" / tags[sweep.TAG_JOB])
+        assert tags[TAG_SWEEP] == "small" and tags[TAG_THREADS] == threads
+        # the job's overrides as it ran them, plumbing (paths, tracking, output_dir) left out
+        assert tags[TAG_OVERRIDES] == f"experiment=logistic_cat train.epochs=30 optimizer.lr={params['optimizer.lr']}"
+        assert params["train.epochs"] == "30"
+        # the sweep's context reached the (joblib) job inside its config, not through the environment
+        assert params["tracking.parent_run_id"] == parent.info.run_id and params["tracking.sweep"] == "small"
+        assert params["output_dir"] == str(tmp_path / "experiments" / "sweeps" / "small" / tags[TAG_JOB])
         assert {"train/accuracy", "test/accuracy", "train/cost"} <= set(child.data.metrics)
         by_lr[params["optimizer.lr"]] = child
     assert sorted(by_lr) == ["0.0001", "0.001", "0.01"]
+    assert not (tmp_path / "multirun" / "sweep.json").exists()
 
     rows = read_summary(tmp_path, "small")
     assert [row["job"] for row in rows] == ["0", "1", "2"]
     for row in rows:
         child = by_lr[row["optimizer.lr"]]
         assert row["run_id"] == child.info.run_id and row["status"] == "FINISHED"
-        assert row["job"] == child.data.tags[sweep.TAG_JOB]
+        assert row["job"] == child.data.tags[TAG_JOB]
         for metric in ("train/accuracy", "test/accuracy", "train/cost"):
             assert float(row[metric]) == child.data.metrics[metric]  # repr round-trips exactly
         metrics_json = Path(child.data.params["output_dir"]) / "metrics.json"
@@ -149,16 +155,16 @@ def test_joblib_sweep_one_parent_every_child_once_and_the_summary_matches(tmp_pa
     csv_before = (tmp_path / "experiments" / "sweeps" / "small" / "summary.csv").read_text()
     out = tmp_path / "again"
     uri = tracking.resolve_uri({"kind": "local", "db": str(tmp_path / "mlflow.db")})
-    assert sweep.main(["summarize", "small", "--tracking-uri", uri, "--out", str(out)]) == 0
+    assert sweep_cli.main(["summarize", "small", "--tracking-uri", uri, "--out", str(out)]) == 0
     assert (out / "summary.csv").read_text() == csv_before
 
 
 def test_a_failing_job_is_listed_failed_and_the_others_and_the_summary_finish(tmp_path):
-    proc = run_sweep(tmp_path, "experiment=logistic_cat", "train.iterations=30", "optimizer.lr=0.01,-1,0.001",
+    proc = run_sweep(tmp_path, "experiment=logistic_cat", "train.epochs=30", "optimizer.lr=0.01,-1,0.001",
                      "hydra.callbacks.sweep.name=broken", "hydra.callbacks.sweep.figure=cost_curves")
     assert proc.returncode == 1
     assert "sweep broken: 2 of 3 jobs finished" in proc.stderr
-    assert "job #1 FAILED (experiment=logistic_cat train.iterations=30 optimizer.lr=-1 " in proc.stderr
+    assert "job #1 FAILED (experiment=logistic_cat train.epochs=30 optimizer.lr=-1): " in proc.stderr
     assert "ConfigError: config key optimizer.lr = -1.0: expected a finite number > 0" in proc.stderr
     assert "Traceback" not in proc.stderr
 
@@ -170,25 +176,25 @@ def test_a_failing_job_is_listed_failed_and_the_others_and_the_summary_finish(tm
 
     client = client_for(tmp_path)
     runs = all_runs(client)
-    parent = next(r for r in runs if r.data.tags.get(sweep.TAG_ROLE) == "parent")
+    parent = next(r for r in runs if r.data.tags.get(TAG_ROLE) == "parent")
     assert parent.info.status == "FINISHED"  # some jobs finished: the parent holds their table
     assert parent.data.metrics == {"jobs": 3.0, "failed_jobs": 1.0}
-    statuses = sorted((r.data.tags[sweep.TAG_JOB], r.info.status) for r in runs if r is not parent
+    statuses = sorted((r.data.tags[TAG_JOB], r.info.status) for r in runs if r is not parent
                       and r.data.tags.get("mlflow.parentRunId") == parent.info.run_id)
     assert statuses == [("0", "FINISHED"), ("1", "FAILED"), ("2", "FINISHED")]
     logged = {f.path for f in client.list_artifacts(parent.info.run_id, "summary")}
     assert logged == {"summary/summary.csv", "summary/summary.md", "summary/cost_curves.png"}
     assert (tmp_path / "experiments" / "sweeps" / "broken" / "cost_curves.png").stat().st_size > 10_000
-    marker = json.loads((tmp_path / "multirun" / "1" / sweep.MARKER_FILE).read_text())
+    marker = json.loads((tmp_path / "multirun" / "1" / MARKER_FILE).read_text())
     assert marker["status"] == "FAILED" and marker["error"].startswith("ConfigError: config key optimizer.lr")
 
 
 def test_all_jobs_failing_fails_the_parent_run(tmp_path):
-    proc = run_sweep(tmp_path, "experiment=logistic_cat", "train.iterations=30", "optimizer.lr=-1,0",
+    proc = run_sweep(tmp_path, "experiment=logistic_cat", "train.epochs=30", "optimizer.lr=-1,0",
                      "hydra.callbacks.sweep.name=hopeless")
     assert proc.returncode == 1 and "sweep hopeless: 0 of 2 jobs finished" in proc.stderr
     runs = all_runs(client_for(tmp_path))
-    parent = next(r for r in runs if r.data.tags.get(sweep.TAG_ROLE) == "parent")
+    parent = next(r for r in runs if r.data.tags.get(TAG_ROLE) == "parent")
     assert parent.info.status == "FAILED" and parent.data.tags["error"] == "JobFailed: all 2 jobs failed"
     assert [r["status"] for r in read_summary(tmp_path, "hopeless")] == ["FAILED", "FAILED"]
 

@@ -18,10 +18,13 @@ import numpy as np
 import pytest
 import yaml
 
-from scratchnet import provenance, tracking
+from scratchnet import tracking
 from scratchnet.data import make_flower
-from scratchnet.io import save_model
+from scratchnet.models import save_model
 from scratchnet.nn import Network
+from scratchnet.paths import repo_root, under_root
+from scratchnet.tracking import provenance
+from scratchnet.tracking.run import MAX_DATASET_DIGEST_SIZE, MAX_PARAM_VAL_LENGTH, MAX_TAG_VAL_LENGTH
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -59,7 +62,7 @@ def client_for(cfg):
 
 
 def open_test_run(cfg, **kw):
-    args = {"experiment": "planar", "run_name": "test", "params": {}, "tags": {}} | kw
+    args = {"mlflow_experiment": "planar", "run_name": "test", "params": {}, "tags": {}} | kw
     return tracking.open_run(cfg, **args)
 
 
@@ -166,28 +169,43 @@ def test_log_costs_timing_2500_points(store):
         start = time.perf_counter()
         run.log_costs(costs)
         seconds = time.perf_counter() - start
-    print(f"\nlog_costs: 2500 points in {seconds * 1000:.0f} ms (3 log_batch calls, fresh SQLite store)")
+    print(f"\nlog_costs: 2500 points in {seconds * 1000:.0f} ms (one log_batch, MLflow splits it at 1000)")
     assert len(client_for(store).get_metric_history(run.run_id, "train/cost")) == 2500
 
 
-def test_params_are_chunked_and_truncated(store):
-    params = {f"p{i:03d}": i for i in range(250)} | {"long": "x" * 7000}
+def test_params_past_mlflows_batch_limit_all_arrive_and_long_ones_are_cut(store):
+    params = {f"p{i:03d}": i for i in range(250)} | {"long": "x" * 7000}  # MLflow takes 100 a request
     with open_test_run(store, params=params) as run:
         pass
     got = client_for(store).get_run(run.run_id).data.params
     assert len(got) == 251
     assert got["p249"] == "249"
-    assert len(got["long"]) == tracking.MAX_PARAM_VAL_LENGTH and got["long"].endswith("x...")
+    assert len(got["long"]) == MAX_PARAM_VAL_LENGTH and got["long"].endswith("x...")
 
 
 def test_our_limits_match_mlflows():
     from mlflow.utils import validation
 
-    assert tracking.MAX_METRICS_PER_BATCH == validation.MAX_METRICS_PER_BATCH
-    assert tracking.MAX_PARAMS_TAGS_PER_BATCH == validation.MAX_PARAMS_TAGS_PER_BATCH
-    assert tracking.MAX_PARAM_VAL_LENGTH == validation.MAX_PARAM_VAL_LENGTH
-    assert tracking.MAX_TAG_VAL_LENGTH == validation.MAX_TAG_VAL_LENGTH
-    assert tracking.MAX_DATASET_DIGEST_SIZE == validation.MAX_DATASET_DIGEST_SIZE
+    assert MAX_PARAM_VAL_LENGTH == validation.MAX_PARAM_VAL_LENGTH
+    assert MAX_TAG_VAL_LENGTH == validation.MAX_TAG_VAL_LENGTH
+    assert MAX_DATASET_DIGEST_SIZE == validation.MAX_DATASET_DIGEST_SIZE
+
+
+def test_runs_are_read_back_as_plain_records_by_their_tags(store):
+    with open_test_run(store, run_name="a", params={"lr": 0.1}, tags={"sweep": "it's", "job": "0"}) as first:
+        first.log_costs([(0, 0.7), (10, 0.5)])
+    with open_test_run(store, mlflow_experiment="cat", run_name="b", tags={"sweep": "it's", "job": "1"}) as second:
+        pass
+    with open_test_run(store, run_name="c", tags={"sweep": "other"}):
+        pass
+    client = tracking.connect(tracking.resolve_uri(store))
+    found = tracking.find_runs(client, {"sweep": "it's"}, latest_first=True)  # every experiment, quotes escaped
+    assert [r.run_id for r in found] == [second.run_id, first.run_id]
+    assert isinstance(found[1], tracking.RunRecord) and found[1].status == "FINISHED"
+    assert found[1].params == {"lr": "0.1"} and found[1].metrics == {"train/cost": 0.5}
+    assert found[1].tags["job"] == "0" and found[1].tags["mlflow.runName"] == "a"
+    assert [r.run_id for r in tracking.find_runs(client, {"sweep": "it's", "job": "1"})] == [second.run_id]
+    assert tracking.metric_history(client, first.run_id, "train/cost") == [(0, 0.7), (10, 0.5)]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -210,7 +228,7 @@ def test_long_error_message_is_truncated(store):
         with open_test_run(store) as run:
             raise RuntimeError("e" * 20000)
     error = client_for(store).get_run(run.run_id).data.tags["error"]
-    assert len(error) == tracking.MAX_TAG_VAL_LENGTH and error.startswith("RuntimeError: eee")
+    assert len(error) == MAX_TAG_VAL_LENGTH and error.startswith("RuntimeError: eee")
 
 
 @pytest.mark.parametrize(("raised", "status", "error"), [
@@ -255,7 +273,7 @@ def test_kind_none_never_imports_mlflow(tmp_path):
         assert "mlflow" not in sys.modules, "import scratchnet.tracking imported mlflow"
         cfg = {"kind": "none"}
         assert tracking.resolve_uri(cfg) is None and tracking.prepare_store(cfg, ["cat"]) == {}
-        with tracking.open_run(cfg, experiment="cat", run_name="x", params={"a": 1}, tags={}) as run:
+        with tracking.open_run(cfg, mlflow_experiment="cat", run_name="x", params={"a": 1}, tags={}) as run:
             run.log_costs([(0, 0.5)]); run.log_metrics({"m": 1.0}); run.set_tags({"t": 1})
             run.log_artifact("missing.txt"); run.log_model("missing.npz")
         print(run.run_id, run.experiment_id, run.tracking_uri, "mlflow" in sys.modules)
@@ -307,7 +325,7 @@ def test_deleted_experiment_is_reported(store):
     [experiment_id] = tracking.prepare_store(store, ["cat"]).values()
     client_for(store).delete_experiment(experiment_id)
     with pytest.raises(tracking.TrackingError, match=rf"experiment 'cat' \(id {experiment_id}\) .* is deleted"):
-        with open_test_run(store, experiment="cat"):
+        with open_test_run(store, mlflow_experiment="cat"):
             pass
 
 
@@ -343,7 +361,7 @@ def test_concurrent_processes_on_a_fresh_store(tmp_path):
         import sys
         from scratchnet import tracking
         cfg = {store!r}
-        with tracking.open_run(cfg, experiment="cat", run_name=sys.argv[1], params={{}}, tags={{}}) as run:
+        with tracking.open_run(cfg, mlflow_experiment="cat", run_name=sys.argv[1], params={{}}, tags={{}}) as run:
             run.log_costs([(i, 1.0 / (i + 1)) for i in range(2500)])
         print(run.run_id)
     """)
@@ -437,11 +455,11 @@ def test_provenance_of_a_checkout(checkout):
 
 def test_provenance_finds_this_repo_by_default(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # found from the package, not the cwd
-    assert provenance.repo_root() == REPO
+    assert repo_root() == REPO
     assert len(provenance.git_commit()) == 40
     assert provenance.data_dvc_md5() == yaml.safe_load((REPO / "data.dvc").read_text())["outs"][0]["md5"]
     monkeypatch.setenv("SCRATCHNET_ROOT", str(tmp_path))
-    assert provenance.repo_root() == tmp_path and provenance.data_dvc_md5() is None
+    assert repo_root() == tmp_path and provenance.data_dvc_md5() is None
 
 
 def test_provenance_outside_a_checkout(tmp_path):
@@ -454,8 +472,6 @@ def test_provenance_outside_a_checkout(tmp_path):
 
 
 def test_config_paths_are_taken_from_the_root_not_the_cwd(tmp_path, monkeypatch):
-    from scratchnet.provenance import under_root
-
     monkeypatch.chdir(tmp_path)
     assert under_root("data/raw/cat", "/repo") == Path("/repo/data/raw/cat")
     assert under_root("/abs/file.h5", "/repo") == Path("/abs/file.h5")

@@ -15,14 +15,16 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from scratchnet import plots, tracking
-from scratchnet import train as train_module
-from scratchnet.config import CONF_DIR, ConfigError
-from scratchnet.data import GENERATORS, DataError, load_cat, save_dataset
-from scratchnet.datasets import load_data
-from scratchnet.io import load_model
-from scratchnet.progress import Progress
-from scratchnet.train import portable_config, staged, train
+from scratchnet import tracking
+from scratchnet.config import ConfigError
+from scratchnet.data import GENERATORS, DataError, load_cat, load_data, save_dataset
+from scratchnet.models import load_model
+from scratchnet.paths import CONF_DIR
+from scratchnet.reports import plots
+from scratchnet.runs import train as train_module
+from scratchnet.runs.outputs import OutputError, portable_config, reroot, staged
+from scratchnet.runs.progress import Progress
+from scratchnet.runs.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -46,18 +48,18 @@ def cat_overrides(data_root: Path) -> list[str]:
     return [f"data.path={data_root / 'cat'}"]
 
 
-def write_planar(root: Path, name: str = "planar") -> Path:
-    """What `dvc repro planar` writes, from the data config's own params."""
+def write_generated(root: Path, name: str = "planar") -> Path:
+    """What `dvc repro generate` writes, from the data config's own params."""
     cfg = make_cfg(root, f"data={name}")
     path = Path(cfg.data.path)
     save_dataset(GENERATORS[name](**cfg.data.params), path)
     return path
 
 
-def recorded(iterations: int, every: int) -> list[int]:
-    """The iterations fit records: every multiple of `every`, and the last."""
-    steps = list(range(0, iterations, every))
-    return steps if steps[-1] == iterations - 1 else [*steps, iterations - 1]
+def recorded(epochs: int, every: int) -> list[int]:
+    """The epochs fit records: every multiple of `every`, and the last."""
+    steps = list(range(0, epochs, every))
+    return steps if steps[-1] == epochs - 1 else [*steps, epochs - 1]
 
 
 def client_for(root: Path):
@@ -73,7 +75,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 # ---------------------------------------------------------------------------------------------------
 # shrunk runs of each model family, every output checked, the MLflow run read back
 
-SHRUNK = {  # experiment: (iterations, record_every, path, n_parameters, family)
+SHRUNK = {  # experiment: (epochs, record_every, first_layer, n_parameters, family)
     "logistic_cat": (200, 50, "row_space", 12288 + 1, "logistic"),  # its cost rises for ~40 iterations first
     "shallow_planar": (300, 100, "plain", (2 * 4 + 4) + (4 + 1), "shallow"),
     "deep_cat": (30, 10, "row_space", 12288 * 20 + 20 + 20 * 7 + 7 + 7 * 5 + 5 + 5 + 1, "deep"),
@@ -82,13 +84,13 @@ SHRUNK = {  # experiment: (iterations, record_every, path, n_parameters, family)
 
 @pytest.mark.parametrize("experiment", sorted(SHRUNK))
 def test_shrunk_run_writes_every_output_and_records_it_in_mlflow(experiment, tmp_path, request):
-    iterations, every, path, n_parameters, family = SHRUNK[experiment]
+    epochs, every, first_layer, n_parameters, family = SHRUNK[experiment]
     if experiment.endswith("_cat"):
         data = cat_overrides(request.getfixturevalue("data_root"))
     else:
-        write_planar(tmp_path)
+        write_generated(tmp_path)
         data = []
-    overrides = [f"experiment={experiment}", f"train.iterations={iterations}", f"train.record_every={every}"]
+    overrides = [f"experiment={experiment}", f"train.epochs={epochs}", f"train.record_every={every}"]
     cfg = make_cfg(tmp_path, *overrides, *data)
     result = train(cfg, overrides=overrides[1:])
 
@@ -110,19 +112,21 @@ def test_shrunk_run_writes_every_output_and_records_it_in_mlflow(experiment, tmp
         assert metrics["test"] == {"accuracy": None}
     else:
         assert metrics["test"]["accuracy"] == network.accuracy(ds.X_test, ds.Y_test)
-    assert (metrics["iterations"], metrics["path"], metrics["n_parameters"]) == (iterations, path, n_parameters)
+    assert (metrics["epochs"], metrics["first_layer"], metrics["n_parameters"]) == (epochs, first_layer, n_parameters)
+    assert set(metrics) == {"train", "test", "epochs", "first_layer", "n_parameters"}
     assert network.layer_dims[1:-1] == list(cfg.model.hidden) and network.n_parameters == n_parameters
     fit_seconds = json.loads((out / "timing.json").read_text())["fit_seconds"]
     assert 0 < fit_seconds < 60
 
-    # cost.csv: the recorded iterations; config.yaml: the composed, resolved config
+    # cost.csv: the recorded epochs; config.yaml: the composed, resolved config
     rows = (out / "cost.csv").read_text().splitlines()
-    assert rows[0] == "iteration,cost"
+    assert rows[0] == "epoch,cost"
     costs = [(int(i), float(c)) for i, c in (row.split(",") for row in rows[1:])]
-    assert [i for i, _ in costs] == recorded(iterations, every)
+    assert [i for i, _ in costs] == recorded(epochs, every)
     assert all(np.isfinite(c) for _, c in costs) and costs[-1][1] < costs[0][1]
     saved = OmegaConf.to_container(OmegaConf.load(out / "config.yaml"))
     assert saved == portable_config(cfg) and saved["paths"]["root"] == "."
+    assert reroot(saved, ".", str(tmp_path)) == OmegaConf.to_container(cfg, resolve=True)  # the pair undoes itself
     assert saved["data"] == OmegaConf.to_container(cfg.data, resolve=True) | {"path": saved["data"]["path"]}
     assert all((out / p).read_bytes().startswith(PNG) for p in expected_files if p.endswith(".png"))
 
@@ -138,11 +142,12 @@ def test_shrunk_run_writes_every_output_and_records_it_in_mlflow(experiment, tmp
     params = run.data.params
     assert params == {k: str(v) if not isinstance(v, bool) else str(v).lower()
                       for k, v in tracking.flatten(OmegaConf.to_container(cfg, resolve=True)).items()}
-    assert params["optimizer.lr"] == str(cfg.optimizer.lr) and params["train.iterations"] == str(iterations)
+    assert params["optimizer.lr"] == str(cfg.optimizer.lr) and params["train.epochs"] == str(epochs)
+    assert params["model.family"] == family and params["tracking.parent_run_id"] == "null"
     assert params["model.hidden"] == json.dumps(list(cfg.model.hidden))
 
     history = sorted(client.get_metric_history(run.info.run_id, "train/cost"), key=lambda m: m.step)
-    assert [(m.step, m.value) for m in history] == [*costs, (iterations, metrics["train"]["cost"])]
+    assert [(m.step, m.value) for m in history] == [*costs, (epochs, metrics["train"]["cost"])]
     latest = run.data.metrics
     assert latest["train/accuracy"] == metrics["train"]["accuracy"]
     assert latest["train/cost"] == metrics["train"]["cost"]
@@ -150,7 +155,7 @@ def test_shrunk_run_writes_every_output_and_records_it_in_mlflow(experiment, tmp
     assert latest.get("test/accuracy") == metrics["test"]["accuracy"]  # absent (None) without a test split
 
     tags = run.data.tags
-    assert tags["model_family"] == family and tags["experiment"] == experiment
+    assert tags["model_family"] == family and tags["config_name"] == experiment and "experiment" not in tags
     assert tags["hydra_overrides"] == " ".join(overrides[1:])
     assert tags["mlflow.runName"] == " ".join([experiment, *overrides[1:]])
     assert len(tags["git_commit"]) == 40 and tags["git_dirty"] in ("true", "false")
@@ -179,7 +184,7 @@ def cli(root: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_diverging_run_exits_2_with_one_line_is_failed_and_keeps_the_previous_outputs(tmp_path, data_root):
-    short = ["experiment=logistic_cat", "train.iterations=20", *cat_overrides(data_root)]
+    short = ["experiment=logistic_cat", "train.epochs=20", *cat_overrides(data_root)]
     train(make_cfg(tmp_path, *short), overrides=[])
     out = tmp_path / "experiments" / "logistic_cat"
     before = snapshot(out)
@@ -203,7 +208,7 @@ def test_diverging_run_exits_2_with_one_line_is_failed_and_keeps_the_previous_ou
 
 
 def test_cli_trains_prints_one_summary_line_and_keeps_hydras_log(tmp_path, data_root):
-    proc = cli(tmp_path, "experiment=logistic_cat", "train.iterations=20", "tracking=none", *cat_overrides(data_root))
+    proc = cli(tmp_path, "experiment=logistic_cat", "train.epochs=20", "tracking=none", *cat_overrides(data_root))
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "experiments" / "logistic_cat"
     metrics = json.loads((out / "metrics.json").read_text())
@@ -212,8 +217,8 @@ def test_cli_trains_prints_one_summary_line_and_keeps_hydras_log(tmp_path, data_
     assert proc.stdout.rstrip().endswith(f"-> {out}") and len(proc.stdout.splitlines()) == 1
     (log_file,) = (tmp_path / "outputs" / "logistic_cat").glob("*/train.log")
     lines = log_file.read_text().splitlines()
-    costs = [line for line in lines if "[scratchnet.progress][DEBUG]" in line]
-    assert [line.split("iteration ")[1].split("/")[0] for line in costs] == ["0", "19"]  # record_every 100
+    costs = [line for line in lines if "[scratchnet.runs.progress][DEBUG]" in line]
+    assert [line.split("epoch ")[1].split("/")[0] for line in costs] == ["0", "19"]  # record_every 100
     assert json.loads((out / "run.json").read_text()) == {"run_id": None, "experiment_id": None,
                                                           "tracking_uri": None}
 
@@ -221,9 +226,10 @@ def test_cli_trains_prints_one_summary_line_and_keeps_hydras_log(tmp_path, data_
 @pytest.mark.parametrize("args, code, message", [
     (["experiment=nope"], 1, "Could not find 'experiment/nope'"),
     (["optimizer.lr=abc"], 1, "Value 'abc' of type 'str' could not be converted to Float"),
-    (["model.initializer=glorot"], 2, "scratchnet-train: error: config key model.initializer = 'glorot': "
-                                      "expected one of zeros, small_random, large_random, course_deep, he, xavier"),
-    (["data=noisy_moons"], 2, "expected the generated noisy_moons set, found nothing; run `dvc repro planar`"),
+    (["model.initializer=glorot"], 1, "Invalid value 'glorot', expected one of [zeros, small_random, large_random, "
+                                      "course_deep, he, xavier]"),
+    (["model.keep_prob=0"], 2, "scratchnet-train: error: config key model.keep_prob = 0.0: expected a probability"),
+    (["data=noisy_moons"], 2, "expected the generated noisy_moons set, found nothing; run `dvc repro generate`"),
 ])
 def test_cli_rejects_bad_input_without_a_traceback(tmp_path, args, code, message):
     proc = cli(tmp_path, "tracking=none", *args)
@@ -233,7 +239,7 @@ def test_cli_rejects_bad_input_without_a_traceback(tmp_path, args, code, message
 
 
 def test_ctrl_c_ends_the_run_killed_and_keeps_the_previous_outputs(tmp_path, data_root, monkeypatch):
-    short = ["experiment=deep_cat", "train.iterations=30", "train.record_every=10", *cat_overrides(data_root)]
+    short = ["experiment=deep_cat", "train.epochs=30", "train.record_every=10", *cat_overrides(data_root)]
     train(make_cfg(tmp_path, *short), overrides=[])
     out = tmp_path / "experiments" / "deep_cat"
     before = snapshot(out)
@@ -254,7 +260,7 @@ def test_ctrl_c_ends_the_run_killed_and_keeps_the_previous_outputs(tmp_path, dat
 
 
 def test_a_failure_while_writing_outputs_keeps_the_previous_set_and_fails_the_run(tmp_path, data_root, monkeypatch):
-    short = ["experiment=logistic_cat", "train.iterations=10", *cat_overrides(data_root)]
+    short = ["experiment=logistic_cat", "train.epochs=10", *cat_overrides(data_root)]
     train(make_cfg(tmp_path, *short), overrides=[])
     out = tmp_path / "experiments" / "logistic_cat"
     before = snapshot(out)
@@ -263,8 +269,8 @@ def test_a_failure_while_writing_outputs_keeps_the_previous_set_and_fails_the_ru
         raise OSError("disk full")
 
     monkeypatch.setattr(plots, "cost_curve", broken_plot)
-    with pytest.raises(train_module.OutputError, match=f"cannot write the outputs to {out}: disk full"):
-        train(make_cfg(tmp_path, *short, "train.iterations=15"), overrides=[])
+    with pytest.raises(OutputError, match=f"cannot write the outputs to {out}: disk full"):
+        train(make_cfg(tmp_path, *short, "train.epochs=15"), overrides=[])
     assert snapshot(out) == before and [p.name for p in out.parent.iterdir()] == ["logistic_cat"]
     client = client_for(tmp_path)
     runs = client.search_runs([client.get_experiment_by_name("cat").experiment_id],
@@ -299,9 +305,9 @@ def test_staged_replaces_the_whole_set_only_on_success(tmp_path):
 def test_generated_data_is_read_from_the_dvc_file_and_missing_says_how_to_make_it(tmp_path):
     cfg = make_cfg(tmp_path, "data=noisy_moons")
     with pytest.raises(DataError, match=r"noisy_moons.h5: expected the generated noisy_moons set, found nothing; "
-                                        r"run `dvc repro planar`"):
+                                        r"run `dvc repro generate`"):
         load_data(cfg.data, tmp_path)
-    path = write_planar(tmp_path, "noisy_moons")
+    path = write_generated(tmp_path, "noisy_moons")
     assert load_data(cfg.data, tmp_path).digest() == GENERATORS["noisy_moons"](**cfg.data.params).digest()
     save_dataset(GENERATORS["blobs"](), path)  # the wrong set under the right name
     with pytest.raises(DataError, match="expected the noisy_moons set, found the blobs set"):
@@ -315,27 +321,27 @@ def test_generated_data_is_read_from_the_dvc_file_and_missing_says_how_to_make_i
 
 
 def test_relative_data_paths_are_taken_from_the_root_not_the_cwd(tmp_path, monkeypatch):
-    write_planar(tmp_path)
+    write_generated(tmp_path)
     monkeypatch.chdir(REPO)
-    cfg = make_cfg(tmp_path, "data=planar", "data.path=data/planar/planar.h5")
+    cfg = make_cfg(tmp_path, "data=planar", "data.path=data/generated/planar.h5")
     assert load_data(cfg.data, tmp_path).name == "planar"
 
 
 def test_the_output_layer_follows_the_classes(tmp_path):
-    write_planar(tmp_path, "blobs")
-    cfg = make_cfg(tmp_path, "data=blobs", "tracking=none", "model.hidden=[5]", "train.iterations=5")
+    write_generated(tmp_path, "blobs")
+    cfg = make_cfg(tmp_path, "data=blobs", "tracking=none", "model.hidden=[5]", "train.epochs=5")
     with pytest.raises(ConfigError, match=r"config key model.output_activation = 'sigmoid': expected softmax "
                                           r"for the blobs set's 6 classes"):
         train(cfg, overrides=[])
-    cfg = make_cfg(tmp_path, "data=blobs", "tracking=none", "model.hidden=[5]", "train.iterations=5",
+    cfg = make_cfg(tmp_path, "data=blobs", "tracking=none", "model.hidden=[5]", "train.epochs=5",
                    "model.output_activation=softmax")
     train(cfg, overrides=[])
     assert load_model(tmp_path / "experiments" / "default" / "model.npz").layer_dims == [2, 5, 6]
 
 
 def test_float32_and_seed_reach_the_network(tmp_path):
-    write_planar(tmp_path)
-    args = ["experiment=shallow_planar", "tracking=none", "train.iterations=3"]
+    write_generated(tmp_path)
+    args = ["experiment=shallow_planar", "tracking=none", "train.epochs=3"]
     train(make_cfg(tmp_path, *args, "dtype=float32"), overrides=[])
     net = load_model(tmp_path / "experiments" / "shallow_planar" / "model.npz")
     assert net.dtype == np.float32
@@ -352,7 +358,7 @@ class FakeTTY(io.StringIO):
 
 
 def test_progress_draws_in_place_on_a_tty_and_logs_every_call(caplog):
-    caplog.set_level(logging.DEBUG, logger="scratchnet.progress")
+    caplog.set_level(logging.DEBUG, logger="scratchnet.runs.progress")
     tty, pipe = FakeTTY(), io.StringIO()
     for stream in (tty, pipe):
         with Progress(2500, "deep_cat", stream) as progress:
@@ -361,9 +367,9 @@ def test_progress_draws_in_place_on_a_tty_and_logs_every_call(caplog):
     assert pipe.getvalue() == ""
     drawn = tty.getvalue()
     assert drawn.count("\r") == 2 and drawn.endswith("\n") and "\n" not in drawn[:-1]
-    assert "deep_cat  iteration 100/2500  cost 0.672053" in drawn
+    assert "deep_cat  epoch 100/2500  cost 0.672053" in drawn
     messages = [r.getMessage() for r in caplog.records]
-    assert len(messages) == 4 and messages[0].startswith("deep_cat  iteration 0/2500  cost 0.771749  ")
+    assert len(messages) == 4 and messages[0].startswith("deep_cat  epoch 0/2500  cost 0.771749  ")
 
 
 def test_decision_boundary_and_cost_curve_write_pngs(tmp_path):
@@ -408,17 +414,22 @@ def test_deep_cat_with_the_course_settings_gives_the_course_accuracies(tmp_path,
 
 
 def test_run_name_keeps_model_overrides_and_drops_plumbing():
-    from scratchnet.train import run_name
+    from scratchnet.runs.train import run_name
 
-    overrides = ["experiment=deep_cat", "optimizer.lr=0.01", "paths.root=/tmp/x", "output_dir=/tmp/o",
-                 "tracking=none", "tracking.db=/tmp/m.db", "hydra.run.dir=/tmp/h", "+model.keep_prob=0.9"]
-    assert run_name("deep_cat", overrides) == "deep_cat optimizer.lr=0.01 +model.keep_prob=0.9"
+    overrides = ["experiment=deep_cat", "optimizer.lr=0.01", "paths.root=/tmp/x", "output_dir='/tmp/o p'",
+                 "tracking=none", "tracking.db=/tmp/m.db", "hydra.run.dir=/tmp/h", "+model.keep_prob=0.9",
+                 "name=x", "tracking.parent_run_id=abc", "model.hidden=[20,20]"]
+    assert run_name("deep_cat", overrides) == "deep_cat optimizer.lr=0.01 +model.keep_prob=0.9 model.hidden=[20,20]"
 
 
 def test_config_yaml_paths_are_relative_to_the_checkout():
     cfg = OmegaConf.create({"paths": {"root": "/repo", "data": "/repo/data"}, "output_dir": "/repo/experiments/x",
                             "data": {"path": "/repo/data/raw/cat"}, "elsewhere": "/other/file", "lr": 0.1,
                             "hidden": [20, 7]})
-    assert portable_config(cfg) == {"paths": {"root": ".", "data": "data"}, "output_dir": "experiments/x",
-                                    "data": {"path": "data/raw/cat"}, "elsewhere": "/other/file", "lr": 0.1,
+    assert portable_config(cfg) == {"paths": {"root": ".", "data": "./data"}, "output_dir": "./experiments/x",
+                                    "data": {"path": "./data/raw/cat"}, "elsewhere": "/other/file", "lr": 0.1,
                                     "hidden": [20, 7]}
+    assert reroot(portable_config(cfg), ".", "/elsewhere") == {  # what the exp stage does with params.yaml
+        "paths": {"root": "/elsewhere", "data": "/elsewhere/data"}, "output_dir": "/elsewhere/experiments/x",
+        "data": {"path": "/elsewhere/data/raw/cat"}, "elsewhere": "/other/file", "lr": 0.1, "hidden": [20, 7]}
+    assert reroot({"a": "/repository/x", "b": "/repo"}, "/repo", ".") == {"a": "/repository/x", "b": "."}

@@ -1,1 +1,1 @@
-"""The command-line entry points: train (Hydra), predict, gradcheck, sweep."""
+"""The commands: train (Hydra main), predict, gradcheck, sweep (summaries from MLflow)."""

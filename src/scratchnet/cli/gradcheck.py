@@ -82,9 +82,10 @@ def experiment_problem(name: str, overrides: list[str], examples: int,
     `examples` training columns drawn from RandomState(seed). ConfigError / DataError name the problem."""
     from hydra import compose, initialize_config_dir
 
-    from scratchnet.config import CONF_DIR, validate
-    from scratchnet.datasets import load_data
-    from scratchnet.train import build_network
+    from scratchnet.config import validate
+    from scratchnet.data import load_data
+    from scratchnet.paths import CONF_DIR
+    from scratchnet.runs.build import build_network
 
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
         cfg = compose("config", overrides=[f"experiment={name}", *overrides, "dtype=float64"])

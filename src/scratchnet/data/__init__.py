@@ -10,8 +10,9 @@ Sets without a test split (the planar ones) have `X_test = Y_test = None`.
   images) and the course's (12288, 120) test; `check_signs(root)` reports every duplicate.
 - `load_images(path, ...)`: any folder of images, class from the sub-folder or the file name.
 - `read_image(path, size)`: one image file of any Pillow mode -> (H, W, 3) RGB in [0, 1].
-- `make_flower(...)` and `GENERATORS[name](...)`: the planar flower and the extra 2-D sets.
+- `make_flower(...)` and `GENERATORS[name](...)` (generators.py): the planar flower and the other 2-D sets.
 - `save_dataset(ds, path)` / `load_dataset(path)`: a Dataset to and from HDF5.
+- `load_data(cfg.data, root)`: the Dataset a `data` config names (registry.py), `data_path` its file.
 
 Every failure on input data raises `DataError` naming the file, what was expected and what was
 found. Importing this package pulls in NumPy only; h5py, scipy and sklearn load on first use.
@@ -25,7 +26,8 @@ from scratchnet.data.football import load_football
 from scratchnet.data.images import load_images, read_image_folder
 from scratchnet.data.imageset import ImageSet
 from scratchnet.data.pixels import read_image
-from scratchnet.data.planar import GENERATORS, make_flower
+from scratchnet.data.registry import data_path, load_data
+from scratchnet.data.generators import GENERATORS, make_flower
 from scratchnet.data.signs import check_signs, load_signs
 
 __all__ = [
@@ -36,7 +38,9 @@ __all__ = [
     "ImageSet",
     "check_signs",
     "find_duplicates",
+    "data_path",
     "load_cat",
+    "load_data",
     "load_dataset",
     "load_football",
     "load_images",

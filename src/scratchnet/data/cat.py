@@ -10,6 +10,8 @@ from scratchnet.data.dataset import Dataset, read_h5
 from scratchnet.data.errors import DataError, about, binary_labels, require_keys
 
 IMAGE_SHAPE = (64, 64, 3)  # (height, width, RGB)
+N_FEATURES = 64 * 64 * 3  # 12288: one column per image
+CLASSES = ("non-cat", "cat")  # list_classes of the course's files: label 1 is cat
 
 
 def load_cat(root: Path) -> Dataset:
@@ -44,3 +46,15 @@ def _read_split(path: Path, split: str) -> tuple[np.ndarray, np.ndarray, tuple[s
     X = x.reshape(x.shape[0], int(np.prod(IMAGE_SHAPE))).T / 255.0  # (12288, N); -1 fails for N = 0
     classes = tuple(c.decode() if isinstance(c, bytes) else str(c) for c in arrays["list_classes"])
     return X, Y, classes
+
+
+def image_to_column(image: np.ndarray) -> np.ndarray:
+    """(64, 64, 3) uint8 -> (12288, 1) float64 in [0, 1], flattened as load_cat flattens the training data."""
+    if image.shape != IMAGE_SHAPE:
+        raise ValueError(f"expected an image of shape {IMAGE_SHAPE}, found {image.shape}")
+    return image.reshape(1, -1).T / 255.0  # (12288, 1)
+
+
+def images_from_columns(X: np.ndarray) -> np.ndarray:
+    """(12288, m) floats x/255 back to (m, 64, 64, 3) uint8, exactly (the inverse of load_cat)."""
+    return np.rint(X.T.reshape(-1, *IMAGE_SHAPE) * 255).astype(np.uint8)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from scratchnet.data.errors import DataError, about, require_file, require_keys
+from scratchnet.files import atomic_path
 
 
 @dataclass(frozen=True, eq=False)  # eq on arrays is ambiguous; compare digest() instead
@@ -163,10 +164,8 @@ def read_h5(path: Path) -> tuple[dict[str, np.ndarray], dict[str, object]]:
 
 
 def save_dataset(ds: Dataset, path: Path) -> None:
-    """Write `ds` to HDF5 at `path` atomically (scratchnet.io.atomic_path: a temp file, then one rename)."""
+    """Write `ds` to HDF5 at `path` atomically (scratchnet.files.atomic_path: a temp file, then one rename)."""
     import h5py
-
-    from scratchnet.io import atomic_path  # lazy: keeps `import scratchnet.data` to NumPy
 
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         for key, array in ds._arrays().items():

@@ -19,13 +19,17 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from scratchnet.config import Config, ConfigError
+from scratchnet.paths import repo_root, under_root
+from scratchnet.runs.errors import EXIT_BAD_INPUT, EXPECTED_ERRORS
+from scratchnet.runs.outputs import reroot
+from scratchnet.runs.train import train
+
 
 def load_params(path: Path, output_dir: Path) -> DictConfig:
     """params.yaml as a typed Config, its paths rooted at this checkout, output_dir set: every value
-    equal to paths.root or under it is rewritten onto repo_root()."""
-    from scratchnet.config import Config, ConfigError, repo_root
-    from scratchnet.provenance import under_root
-
+    equal to paths.root or under it is moved onto repo_root() (runs.outputs.reroot, the inverse of
+    how config.yaml is made portable)."""
     if not path.is_file():
         raise ConfigError(str(path), "missing", "a params file composed by `dvc exp run` (or committed)")
     try:
@@ -33,18 +37,8 @@ def load_params(path: Path, output_dir: Path) -> DictConfig:
         old_root = str(params.paths.root)
     except Exception as e:  # yaml or OmegaConf errors
         raise ConfigError(f"{path}: paths.root", "unreadable", f"a composed config with paths.root ({e})") from None
-    root = repo_root()
-
-    def reroot(value):
-        if isinstance(value, str) and (value == old_root or value.startswith(old_root + "/")):
-            return root + value[len(old_root):]
-        if isinstance(value, dict):
-            return {k: reroot(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [reroot(v) for v in value]
-        return value
-
-    plain = reroot(OmegaConf.to_container(params, resolve=False))
+    root = str(repo_root())
+    plain = reroot(OmegaConf.to_container(params, resolve=False), old_root, root)
     plain["output_dir"] = str(under_root(output_dir, root))
     try:
         return OmegaConf.merge(OmegaConf.structured(Config), plain)  # types checked as Hydra would
@@ -58,8 +52,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--out", type=Path, default=Path("experiments/exp"))
     args = parser.parse_args(argv)
-    from scratchnet.train import EXIT_BAD_INPUT, EXPECTED_ERRORS, train
-
     try:
         metrics = train(load_params(args.params, args.out), overrides=[])
     except EXPECTED_ERRORS as error:

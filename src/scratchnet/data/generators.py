@@ -1,4 +1,4 @@
-"""The course's 2-D toy sets: the planar "flower" and the four extra sklearn sets, seeded explicitly.
+"""The generated 2-D sets (GENERATORS): the course's planar "flower" and the four extra sklearn sets, seeded.
 
 Each generator takes keyword parameters with the course's values as defaults and returns a Dataset
 with no test split (the course trains and plots on one set). sklearn is imported inside the

@@ -1,54 +1,20 @@
-"""Atomic file writes and the model file (one .npz holding the architecture and the weights)."""
+"""The model file: one .npz holding the architecture (JSON) and the weights of a Network."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from scratchnet.files import atomic_path
 from scratchnet.nn import Network
-
-UMASK = os.umask(0)  # the process's umask, read once (reading it means setting it)
-os.umask(UMASK)
 
 
 class ModelFileError(Exception):
     """A model file that is missing, unreadable, or not a model of the expected shape."""
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success it replaces `path` in one rename.
-
-    On any error (or Ctrl-C) the temporary file is removed and `path` keeps its previous content.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes 0600; outputs get the usual permissions
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def write_text(path: str | os.PathLike, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
-
-
-def write_json(path: str | os.PathLike, obj) -> None:
-    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 def save_model(network: Network, path: str | os.PathLike) -> None:
@@ -61,8 +27,9 @@ def save_model(network: Network, path: str | os.PathLike) -> None:
             np.savez(f, architecture=np.array(json.dumps(arch, sort_keys=True)), **arrays)
 
 
-def load_model(path: str | os.PathLike, n_features: int | None = None) -> Network:
-    """Read a model written by `save_model`; with n_features, check the model takes that many inputs."""
+def load_model(path: str | os.PathLike, n_features: int | None = None, n_classes: int | None = None) -> Network:
+    """Read a model written by `save_model`; with n_features, check the model takes that many inputs,
+    with n_classes that its output tells that many classes apart."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"model file {path} not found: train one first "
@@ -78,4 +45,10 @@ def load_model(path: str | os.PathLike, n_features: int | None = None) -> Networ
     if n_features is not None and network.layer_dims[0] != n_features:
         raise ModelFileError(f"model file {path} takes {network.layer_dims[0]} input features "
                              f"(layer_dims {network.layer_dims}); the data has {n_features}")
+    if n_classes is not None:
+        n_out, act = network.layer_dims[-1], network.output_activation
+        if not (act == "softmax" and n_out == n_classes) and not (act == "sigmoid" and n_out == 1 == n_classes - 1):
+            expected = "1 sigmoid unit (or 2 softmax units)" if n_classes == 2 else f"{n_classes} softmax units"
+            raise ModelFileError(f"model file {path} has a {n_out}-unit {act} output; "
+                                 f"a {n_classes}-class model has {expected}")
     return network

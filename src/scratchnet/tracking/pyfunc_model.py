@@ -2,7 +2,7 @@
 
 Logged as "models from code": MLflow copies this file into the model folder and runs it on load
 (the `set_model` call at the bottom), so no pickle is involved; scratchnet (for load_model) and numpy
-must be importable where the model is served. Imported only by scratchnet.tracking and by MLflow.
+must be importable where the model is served. Imported only by scratchnet.tracking.pyfunc and by MLflow.
 Input: rows are examples, (m, n_x) floats (MLflow's convention, the transpose of ours).
 Output: (m, n_out) probabilities: P(y=1|x) as one column for a sigmoid output, one column per
 class for softmax.
@@ -18,14 +18,14 @@ ARTIFACT_KEY = "model_npz"  # the key of the .npz file in the pyfunc model's art
 
 
 class ScratchnetModel(PythonModel):
-    """Loads the .npz with scratchnet.io.load_model and predicts probabilities."""
+    """Loads the .npz with scratchnet.models.load_model and predicts probabilities."""
 
     # MLflow warns when predict has no type hints it can validate; the tensor signature the model is
     # logged with validates inputs already, so skip MLflow's type-hint wrapping (its own opt-out)
     _skip_type_hint_validation = True
 
     def load_context(self, context) -> None:
-        from scratchnet.io import load_model
+        from scratchnet.models import load_model
 
         self.network_ = load_model(context.artifacts[ARTIFACT_KEY])
 

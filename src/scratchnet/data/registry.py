@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scratchnet.data import GENERATORS, DataError, Dataset, load_cat, load_dataset, load_football
-from scratchnet.data.errors import require_file
-from scratchnet.provenance import under_root
+from scratchnet.data.cat import load_cat
+from scratchnet.data.dataset import Dataset, load_dataset
+from scratchnet.data.errors import DataError, require_file
+from scratchnet.data.football import load_football
+from scratchnet.data.generators import GENERATORS
+from scratchnet.paths import under_root
 
-PLANAR_HINT = "run `dvc repro planar` to generate the 2-D sets into data/planar/"
+GENERATED_HINT = "run `dvc repro generate` to generate the 2-D sets into data/generated/"
 
 
 def data_path(data_cfg, root: str | Path) -> Path:
@@ -19,7 +22,7 @@ def data_path(data_cfg, root: str | Path) -> Path:
 def load_data(data_cfg, root: str | Path) -> Dataset:
     """The Dataset for a `data` config: cat (folder), football (data.mat) or a generated .h5.
 
-    A generated set is read from the file `dvc repro planar` wrote; a missing file raises DataError
+    A generated set is read from the file `dvc repro generate` wrote; a missing file raises DataError
     saying so. The file must hold the set the config names, drawn with the config's data.params.
     """
     path = data_path(data_cfg, root)
@@ -28,16 +31,16 @@ def load_data(data_cfg, root: str | Path) -> Dataset:
     if data_cfg.kind == "football":
         return load_football(path)
     if data_cfg.kind == "generated":
-        require_file(path, PLANAR_HINT, expected=f"the generated {data_cfg.name} set")
+        require_file(path, GENERATED_HINT, expected=f"the generated {data_cfg.name} set")
         ds = load_dataset(path)
         if ds.name != data_cfg.name:
-            raise DataError(f"expected the {data_cfg.name} set, found the {ds.name} set; {PLANAR_HINT}", path)
+            raise DataError(f"expected the {data_cfg.name} set, found the {ds.name} set; {GENERATED_HINT}", path)
         # a file left from other params (or a data.params override) would train on the wrong set
         # without a word: redraw the set (seeded, well under a second) and compare digests
         params = dict(data_cfg.params)
         if GENERATORS[data_cfg.name](**params).digest() != ds.digest():
             raise DataError(f"expected the {data_cfg.name} set drawn with data.params {params}, found a set "
                             f"drawn with other params; set them in conf/data/{data_cfg.name}.yaml and "
-                            f"{PLANAR_HINT}", path)
+                            f"{GENERATED_HINT}", path)
         return ds
     raise DataError(f"data.kind: expected cat, football or generated, found {data_cfg.kind!r}")

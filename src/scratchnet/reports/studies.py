@@ -4,7 +4,7 @@ A study is three experiments that differ in one choice (initialiser, regulariser
 the accuracies the course prints for them. `section(doc, study, runs, ...)` adds to a report the
 study's table (our numbers from metrics.json beside the course's, and whether they match), a grid
 of decision boundaries (one panel per run), the cost curves overlaid and a sentence generated from
-the numbers. The runs are compare.Run objects read from experiments/<name>/.
+the numbers. The runs are reports.runs.Run objects read from experiments/<name>/.
 """
 
 from __future__ import annotations
@@ -13,22 +13,22 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
+from omegaconf import OmegaConf
 
-if TYPE_CHECKING:
-    from scratchnet.report import Document
-    from scratchnet.stages.compare import Run
+from scratchnet.config import is_plumbing
+from scratchnet.data import load_data
+from scratchnet.reports import plots
+from scratchnet.reports.document import Document
+from scratchnet.reports.runs import CompareError, Run, is_run, load_runs
+from scratchnet.reports.tables import both, pct, ranking_sentence, rows
 
-LINE_STYLES = ("-", "--", ":", "-.")  # curves that coincide (gd and momentum) stay visible
 ZOOM_PAD = 0.1  # zoomed boundaries: this fraction of the data's range on every side
 SATURATED_START = 10  # a run starting at more than this times the winner's starting cost "starts saturated"
-# config keys never shown as a study's settings: bookkeeping, not what the study varies
-NOT_SETTINGS = ("name", "output_dir", "paths.", "tracking.", "hydra.")
 # the settings every run of a study shares, shown above its table when they are equal across runs
 COMMON_KEYS = ("data.name", "model.hidden_activation", "model.initializer", "optimizer.name", "optimizer.lr",
-               "train.iterations", "train.batch_size", "train.lambd", "model.keep_prob", "seed")
+               "train.epochs", "train.batch_size", "train.lambd", "model.keep_prob", "seed")
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,8 @@ STUDIES: dict[str, Study] = {s.key: s for s in (
     )),
 )}
 
-TABLE_HEADER = ["experiment", "settings", "parameters", "iterations", "final cost", "train accuracy",
-                "test accuracy", "course train", "course test", "matches the course", "MLflow run id"]
+HEADER = ["experiment", "settings", "parameters", "epochs", "train cost", "train accuracy", "test accuracy",
+          "course train", "course test", "matches the course", "MLflow run id"]
 
 
 def matches(accuracy: float | None, expected: str | None) -> bool:
@@ -98,13 +98,7 @@ def match_mark(run: Run, expected: Expected) -> str:
     return "✓" if not off else "✗ (" + ", ".join(off) + ")"
 
 
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.2f}%"
-
-
 def _flat(node, prefix: str = "") -> dict[str, object]:
-    from omegaconf import OmegaConf
-
     container = OmegaConf.to_container(node, resolve=False) if not isinstance(node, dict) else node
     out = {}
     for k, v in container.items():
@@ -126,7 +120,7 @@ def _value(v: object) -> str:
 def settings(runs: list[Run]) -> dict[str, str]:
     """Per run, the config values that differ between the study's runs (`key=value, ...`, nulls left out)."""
     flats = {r.name: _flat(r.config) for r in runs}
-    keys = sorted({k for f in flats.values() for k in f if not k.startswith(NOT_SETTINGS)})
+    keys = sorted({k for f in flats.values() for k in f if not is_plumbing(k)})
     varying = [k for k in keys if len({repr(f.get(k)) for f in flats.values()}) > 1]
     return {name: ", ".join(f"{k}={_value(f[k])}" for k in varying if f.get(k) is not None)
             for name, f in flats.items()}
@@ -147,23 +141,15 @@ def common_settings(runs: list[Run]) -> str:
 
 
 def table_rows(study: Study, runs: list[Run]) -> list[list[str]]:
-    """One row per run: our numbers from metrics.json, the course's, and the match mark."""
-    by_name = {r.name: r for r in runs}
+    """One row per run in the course's order: our numbers from metrics.json, the course's, the match mark."""
+    expected = dict(study.runs)
     shown = settings(runs)
-    rows = []
-    for name, expected in study.runs:
-        r = by_name[name]
-        rows.append([r.name, shown[r.name] or "-", str(r.network.n_parameters),
-                     str(_iterations(r)), f"{_final_cost(r):.6f}",
-                     _pct(r.train_accuracy), _pct(r.test_accuracy), f"{expected.train}%",
-                     "-" if expected.test is None else f"{expected.test}%", match_mark(r, expected),
-                     r.run_id or "-"])
-    return rows
-
-
-def score(run: Run) -> tuple[float, str]:
-    """Test accuracy when there is a test split, else train accuracy."""
-    return (run.test_accuracy, "test") if run.test_accuracy is not None else (run.train_accuracy, "train")
+    by_name = {r.name: r for r in runs}
+    return rows([by_name[name] for name in study.names], HEADER, {
+        "settings": lambda r: shown[r.name] or "-",
+        "course train": lambda r: f"{expected[r.name].train}%",
+        "course test": lambda r: "-" if expected[r.name].test is None else f"{expected[r.name].test}%",
+        "matches the course": lambda r: match_mark(r, expected[r.name])})
 
 
 def symmetric(run: Run) -> bool:
@@ -174,81 +160,41 @@ def symmetric(run: Run) -> bool:
                                 for layer in hidden)
 
 
-def _both(run: Run) -> str:
-    return _pct(run.train_accuracy) + ("" if run.test_accuracy is None else f" / {_pct(run.test_accuracy)}")
-
-
-def _iterations(run: Run) -> int:
-    return int(run.metrics.get("iterations", run.config.train.iterations))
-
-
-def _final_cost(run: Run) -> float:
-    """The trained model's cost on the whole training set (metrics.json), the table's final cost."""
-    return float(run.metrics["train"]["cost"])
-
-
 def _keep_probs(run: Run) -> list[float]:
-    from omegaconf import OmegaConf
-
     keep = OmegaConf.select(run.config, "model.keep_prob")
     return [] if keep is None else [float(keep)] if isinstance(keep, (int, float)) else [float(k) for k in keep]
 
 
 def _regularised(run: Run) -> bool:
     """L2 (train.lambd > 0) or dropout (a model.keep_prob below 1) in the run's config."""
-    from omegaconf import OmegaConf
-
     return float(OmegaConf.select(run.config, "train.lambd") or 0) > 0 or any(k < 1 for k in _keep_probs(run))
-
-
-def _ranking(study: Study, runs: list[Run]) -> tuple[Run, str]:
-    """The winner and the opening sentence: its score, ties, and its margin over the others (grouped
-    when they score the same)."""
-    order = {n: i for i, n in enumerate(study.names)}
-    ranked = sorted(runs, key=lambda r: (-score(r)[0], order[r.name]))
-    best = ranked[0]
-    value, split = score(best)
-    text = f"`{best.name}` scores best with {_pct(value)} {split} accuracy"
-    tied = [r for r in ranked[1:] if score(r)[0] == value]
-    if tied:
-        text += ", tied with " + " and ".join(f"`{r.name}`" for r in tied)
-    groups: dict[float, list[Run]] = {}
-    for r in ranked[1:]:
-        if score(r)[0] < value:
-            groups.setdefault(score(r)[0], []).append(r)
-    parts = []
-    for other, group in groups.items():
-        names = " and ".join(f"`{r.name}`" for r in group)
-        parts.append(f"{names} ({'both ' if len(group) == 2 else 'all ' if len(group) > 2 else ''}"
-                     f"{_pct(other)}) by {100 * (value - other):.2f} points")
-    if parts:
-        text += ", ahead of " + ", ".join(parts)
-    return best, text + "."
 
 
 def sentence(study: Study, runs: list[Run], base_rate: float) -> str:
     """What the study shows, from the numbers: the winner and its margin, then what sets the others apart.
     base_rate: the share of the larger class in the training set (what always guessing one class scores)."""
-    best, text = _ranking(study, runs)
+    order = {n: i for i, n in enumerate(study.names)}
+    ranked = sorted(runs, key=lambda r: (-r.score[0], order[r.name]))
+    best, text = ranked[0], ranking_sentence(ranked)
     starts = {r.name: r.costs[0][1] for r in runs if r.costs}
     reference = starts.get(best.name, math.nan)  # the winner's starting cost
     for r in [r for r in runs if r is not best]:
         if symmetric(r):
-            chance = (f", no better than always guessing the larger class ({_pct(base_rate)})"
+            chance = (f", no better than always guessing the larger class ({pct(base_rate)})"
                       if abs(r.train_accuracy - base_rate) < 0.005 else "")
             text += (f" `{r.name}` ends with every hidden layer's units still identical: the symmetry never "
-                     f"breaks, so it stays at {_both(r)}{chance}.")
+                     f"breaks, so it stays at {both(r)}{chance}.")
         elif r.name in starts and starts[r.name] > SATURATED_START * reference:
             text += (f" `{r.name}` starts at cost {starts[r.name]:.4g}, {starts[r.name] / reference:.0f} times "
                      f"`{best.name}`'s {reference:.4g}: its large weights saturate the output; after "
-                     f"{_iterations(r)} iterations its cost is {_final_cost(r):.4g} against "
-                     f"{_final_cost(best):.4g}, with {_both(r)}.")
+                     f"{r.epochs} epochs its train cost is {r.train_cost:.4g} against "
+                     f"{best.train_cost:.4g}, with {both(r)}.")
     plain = [r for r in runs if not _regularised(r)]
     if study.key == "reg" and len(plain) == 1 and plain[0].test_accuracy is not None:
         base = plain[0]
         gap = base.train_accuracy - base.test_accuracy
-        text += (f" Without regularisation `{base.name}` fits the training set to {_pct(base.train_accuracy)} "
-                 f"but scores {_pct(base.test_accuracy)} on test ({100 * gap:.2f} points lower"
+        text += (f" Without regularisation `{base.name}` fits the training set to {pct(base.train_accuracy)} "
+                 f"but scores {pct(base.test_accuracy)} on test ({100 * gap:.2f} points lower"
                  + (": it overfits" if gap > 0.01 else "") + ");")
         parts = []
         for r in [r for r in runs if r is not base]:
@@ -259,58 +205,18 @@ def sentence(study: Study, runs: list[Run], base_rate: float) -> str:
                          f"{abs(d_test):.2f} on test")
         text += " " + " and ".join(parts) + "."
     for r in runs:  # dropout: the cost it trained on is not the cost of the network it predicts with
-        if any(k < 1 for k in _keep_probs(r)) and r.costs and _final_cost(r) > 2 * r.costs[-1][1]:
+        if any(k < 1 for k in _keep_probs(r)) and r.costs and r.train_cost > 2 * r.costs[-1][1]:
             fixed = bool(r.config.train.get("course_compat"))
             text += (f" `{r.name}`'s cost under its dropout mask{'' if fixed else 's'} ends at {r.costs[-1][1]:.4g}, "
-                     f"the full network's (no dropout, as it predicts) at {_final_cost(r):.4g}"
+                     f"the full network's (no dropout, as it predicts) at {r.train_cost:.4g}"
                      + (": with course_compat it trained with the course's one fixed mask." if fixed else "."))
     if study.key == "opt":
-        ranked = [best, *sorted((r for r in runs if r is not best), key=_final_cost)]
-        text += (f" Final cost after {_iterations(best)} epochs at lr {float(best.config.optimizer.lr):g}: "
-                 + ", ".join(f"`{r.name}` {_final_cost(r):.4g}"
-                             + ("" if r is best else f" ({_final_cost(r) / _final_cost(best):.1f} times)")
+        ranked = [best, *sorted((r for r in runs if r is not best), key=lambda r: r.train_cost)]
+        text += (f" Train cost after {best.epochs} epochs at lr {float(best.config.optimizer.lr):g}: "
+                 + ", ".join(f"`{r.name}` {r.train_cost:.4g}"
+                             + ("" if r is best else f" ({r.train_cost / best.train_cost:.1f} times)")
                              for r in ranked) + ".")
     return text
-
-
-def boundary_grid(study: Study, runs: list[Run], root: Path, path: Path):
-    """One decision-boundary panel per run over its training points; returns (path, the dataset)."""
-    from scratchnet import plots
-    from scratchnet.datasets import load_data
-
-    ds = load_data(runs[0].config.data, root)  # a study's runs share their data set
-    fig = plots.figure(4.2 * len(runs), 4.4)
-    low, high = ds.X_train.min(axis=1), ds.X_train.max(axis=1)  # (2,)
-    pad = ZOOM_PAD * (high - low)
-    for k, r in enumerate(runs):
-        ax = fig.add_subplot(1, len(runs), k + 1)
-        plots.decision_boundary_ax(ax, r.network, ds.X_train, ds.Y_train, f"{r.name}: {_both(r)}")
-        if study.zoom:
-            ax.set_xlim(low[0] - pad[0], high[0] + pad[0])
-            ax.set_ylim(low[1] - pad[1], high[1] + pad[1])
-    fig.tight_layout()
-    plots.save(fig, path)
-    return path, ds
-
-
-def cost_figure(study: Study, runs: list[Run], path: Path) -> Path:
-    """The study's cost curves overlaid; log scale when they span a wide range."""
-    from scratchnet import plots
-
-    fig = plots.figure(7.0, 4.5)
-    ax = fig.add_subplot()
-    for k, r in enumerate(runs):  # the settings are in the table: the legend names the runs
-        if r.costs:
-            plots.cost_curve_ax(ax, r.costs, label=r.name)
-            ax.lines[-1].set_linestyle(LINE_STYLES[k % len(LINE_STYLES)])
-    plots.log_scale_if_wide(ax, [r.costs for r in runs])
-    if runs and runs[0].config.train.get("batch_size"):  # mini-batches: the cost is recorded per epoch
-        ax.set_xlabel("epoch")
-    ax.set_title(f"{study.title}: training cost")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    plots.save(fig, path)
-    return path
 
 
 def section(doc: Document, study: Study, runs: list[Run], root: Path, out: Path) -> dict:
@@ -319,14 +225,31 @@ def section(doc: Document, study: Study, runs: list[Run], root: Path, out: Path)
     runs = [by_name[n] for n in study.names]
     doc.heading(f"{study.title}: {study.varies}", level=3)
     doc.paragraph(f"Shared by the runs: {common_settings(runs)}. Settings lists what differs between them.")
-    doc.table(TABLE_HEADER, table_rows(study, runs))
-    grid, ds = boundary_grid(study, runs, root, out / f"study_{study.key}_boundaries.png")
+    doc.table(HEADER, table_rows(study, runs))
+    ds = load_data(runs[0].config.data, root)  # a study's runs share their data set
     base_rate = float(max(ds.Y_train.mean(), 1 - ds.Y_train.mean()))
     doc.paragraph(sentence(study, runs, base_rate))
+    grid = plots.boundary_grid([(r.network, ds.X_train, ds.Y_train, f"{r.name}: {both(r)}") for r in runs],
+                               out / f"study_{study.key}_boundaries.png", zoom=ZOOM_PAD if study.zoom else None)
     doc.figure(grid, f"{study.title}: decision boundaries over the training points, one panel per run "
                      f"(train / test accuracy)")
-    doc.figure(cost_figure(study, runs, out / f"study_{study.key}_cost.png"),
-               f"{study.title}: training cost of each run")
+    # the settings are in the table: the legend names the runs
+    costs = plots.cost_figure([(r.name, r.costs) for r in runs], out / f"study_{study.key}_cost.png",
+                              f"{study.title}: training cost")
+    doc.figure(costs, f"{study.title}: training cost of each run")
     return {r.name: {"train_accuracy": r.train_accuracy, "test_accuracy": r.test_accuracy,
                      "course_train": e.train, "course_test": e.test, "matches": match_mark(r, e) == "✓"}
             for r, (_, e) in zip(runs, study.runs, strict=True)}
+
+
+def find_studies(experiments: Path, keys: list[str] | None = None) -> list[tuple[Study, list[Run]]]:
+    """The studies `keys` with their runs (missing runs are an error), or by default every study
+    whose runs are all in `experiments`."""
+    if keys is None:
+        chosen = [s for s in STUDIES.values() if all(is_run(experiments / n) for n in s.names)]
+    else:
+        unknown = [k for k in keys if k not in STUDIES]
+        if unknown:
+            raise CompareError(f"--studies {' '.join(unknown)}: expected study names among {', '.join(STUDIES)}")
+        chosen = [STUDIES[k] for k in keys]
+    return [(study, load_runs(experiments / n for n in study.names)) for study in chosen]

@@ -16,12 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from scratchnet.io import ModelFileError, load_model
+from scratchnet.data.cat import CLASSES, IMAGE_SHAPE, N_FEATURES, image_to_column
+from scratchnet.models import ModelFileError, load_model
 from scratchnet.nn import Network
 
-IMAGE_SIZE = 64  # the cat set's images are 64x64 RGB
-N_FEATURES = IMAGE_SIZE * IMAGE_SIZE * 3  # 12288
-CLASSES = ("non-cat", "cat")  # list_classes of the cat set: label 1 is cat
 DEFAULT_MODEL = Path("experiments/deep_cat/model.npz")
 
 
@@ -53,7 +51,7 @@ def load_image(path: str | Path) -> np.ndarray:
         with Image.open(path) as image:
             image = ImageOps.exif_transpose(image)  # phone photos store their rotation in EXIF
             rgb = image.convert("RGB")  # drops alpha, expands palette and greyscale
-            rgb = rgb.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BICUBIC)
+            rgb = rgb.resize((IMAGE_SHAPE[1], IMAGE_SHAPE[0]), Image.Resampling.BICUBIC)  # (width, height)
             array = np.asarray(rgb, dtype=np.uint8)
     except UnidentifiedImageError:
         raise ImageFileError(f"{path} is not an image Pillow can read "
@@ -61,14 +59,6 @@ def load_image(path: str | Path) -> np.ndarray:
     except (OSError, ValueError, Image.DecompressionBombError) as e:
         raise ImageFileError(f"{path}: cannot decode the image ({e})") from None
     return array  # (64, 64, 3)
-
-
-def image_to_column(image: np.ndarray) -> np.ndarray:
-    """(64, 64, 3) uint8 -> (12288, 1) float64 in [0, 1], flattened as the training data."""
-    if image.shape != (IMAGE_SIZE, IMAGE_SIZE, 3):
-        raise ValueError(f"expected an image of shape {(IMAGE_SIZE, IMAGE_SIZE, 3)}, "
-                         f"found {image.shape}")
-    return image.reshape(1, -1).T / 255.0  # (12288, 1)
 
 
 def predict_image(network: Network, path: str | Path) -> Prediction:
@@ -83,12 +73,7 @@ def predict_image(network: Network, path: str | Path) -> Prediction:
 
 def load_cat_model(path: str | Path) -> Network:
     """load_model with the checks a cat classifier needs: 12288 inputs, two classes."""
-    network = load_model(path, n_features=N_FEATURES)
-    n_out, act = network.layer_dims[-1], network.output_activation
-    if not (act == "sigmoid" and n_out == 1) and not (act == "softmax" and n_out == 2):
-        raise ModelFileError(f"model file {path} has a {n_out}-unit {act} output; "
-                             f"a cat / non-cat model has 1 sigmoid unit (or 2 softmax units)")
-    return network
+    return load_model(path, n_features=N_FEATURES, n_classes=len(CLASSES))
 
 
 def image_files(directory: Path) -> list[Path]:

@@ -11,9 +11,9 @@ log = logging.getLogger(__name__)
 
 
 class Progress:
-    """Call with (iteration, cost) at each recorded iteration: `fit(..., on_record=progress)`.
+    """Call with (epoch, cost) at each recorded epoch: `fit(..., on_record=progress)`.
 
-    On a TTY the line `label  iteration i/total  cost c  t s` is redrawn in place on `stream`
+    On a TTY the line `label  epoch i/total  cost c  t s` is redrawn in place on `stream`
     (stderr); elsewhere nothing is drawn. Every call also logs one DEBUG line, which Hydra's
     log file keeps. Use as a context manager so the line is finished on exit.
     """
@@ -25,9 +25,9 @@ class Progress:
         self.start = time.perf_counter()
         self.drawn = False
 
-    def __call__(self, iteration: int, cost: float) -> None:
+    def __call__(self, epoch: int, cost: float) -> None:
         elapsed = time.perf_counter() - self.start
-        line = f"{self.label}  iteration {iteration}/{self.total}  cost {cost:.6f}  {elapsed:.1f} s"
+        line = f"{self.label}  epoch {epoch}/{self.total}  cost {cost:.6f}  {elapsed:.1f} s"
         log.debug(line)
         if self.tty:
             self.stream.write("\r\033[K" + line)  # \033[K clears what a longer previous line left

@@ -1,10 +1,10 @@
-"""DVC stage `planar`: generate every 2-D set that conf/data/ describes into its data.path (.h5).
+"""DVC stage `generate`: generate every 2-D set that conf/data/ describes into its data.path (.h5).
 
-`python -m scratchnet.stages.make_planar [name ...]`
+`python -m scratchnet.stages.generate [name ...]`
 
 Each conf/data/<name>.yaml with `kind: generated` is composed through Hydra exactly as a training
 run composes it (`data=<name>`), so the file lands where training will look for it (data.path,
-data/planar/<name>.h5 under the repo root) and is drawn by GENERATORS[name](**data.params).
+data/generated/<name>.h5 under the repo root) and is drawn by GENERATORS[name](**data.params).
 The files are byte-identical from run to run: the generators are seeded and HDF5 here stores no
 timestamps (h5py's track_times is off by default), which `dvc repro` relies on.
 """
@@ -15,13 +15,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from scratchnet.config import CONF_DIR, ConfigError
+from omegaconf import OmegaConf
+
+from scratchnet.config import ConfigError
+from scratchnet.data import GENERATORS, data_path, save_dataset
+from scratchnet.paths import CONF_DIR
 
 
 def generated_sets(conf_dir: Path = CONF_DIR) -> list[str]:
     """Names of the conf/data/*.yaml files with kind: generated, sorted."""
-    from omegaconf import OmegaConf
-
     names = []
     for path in sorted((conf_dir / "data").glob("*.yaml")):
         if OmegaConf.load(path).get("kind") == "generated":
@@ -40,11 +42,6 @@ def compose_data(name: str, conf_dir: Path = CONF_DIR):
 
 def make(name: str, conf_dir: Path = CONF_DIR) -> Path:
     """Generate one set and write it to its data.path; returns the path."""
-    from omegaconf import OmegaConf
-
-    from scratchnet.data import GENERATORS, save_dataset
-    from scratchnet.datasets import data_path
-
     data, root = compose_data(name, conf_dir)
     if data.name not in GENERATORS:
         raise ConfigError("data.name", data.name, "one of " + ", ".join(GENERATORS))
@@ -55,22 +52,22 @@ def make(name: str, conf_dir: Path = CONF_DIR) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scratchnet.stages.make_planar",
+    parser = argparse.ArgumentParser(prog="python -m scratchnet.stages.generate",
                                      description="Generate the 2-D data sets described in conf/data/.")
     parser.add_argument("names", nargs="*", help="sets to generate (default: every kind: generated one)")
     args = parser.parse_args(argv)
     available = generated_sets()
     for name in args.names:
         if name not in available:
-            print(f"make_planar: error: {name!r} is not a generated set in {CONF_DIR / 'data'}; "
+            print(f"generate: error: {name!r} is not a generated set in {CONF_DIR / 'data'}; "
                   f"expected one of {', '.join(available)}", file=sys.stderr)
             return 1
     try:
         for name in args.names or available:
             path = make(name)
-            print(f"make_planar: {name} -> {path}")
+            print(f"generate: {name} -> {path}")
     except (ConfigError, TypeError) as e:  # TypeError: a params key the generator does not take
-        print(f"make_planar: error: {e}", file=sys.stderr)
+        print(f"generate: error: {e}", file=sys.stderr)
         return 1
     return 0
 

@@ -1,0 +1,117 @@
+"""A run's outputs: written into a staging folder swapped in whole, with a portable config.yaml."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from scratchnet.data import Dataset
+from scratchnet.files import umask, write_csv, write_json, write_text
+from scratchnet.models import save_model
+from scratchnet.nn import Network
+
+COST_HEADER = ("epoch", "cost")  # cost.csv; dvc.yaml's plots name the same columns
+
+
+class OutputError(Exception):
+    """The outputs cannot be written: output_dir under a file, no permission, disk full."""
+
+    def __init__(self, output_dir: Path, error: OSError):
+        reason = f"{error.strerror or error}" + (f" ({error.filename})" if error.filename else "")
+        if error.filename and Path(error.filename).is_file():
+            reason = f"{error.filename} is a file, not a folder"
+        super().__init__(f"cannot write the outputs to {output_dir}: {reason}; "
+                         f"choose another output_dir= or free space there")
+
+
+def reroot(tree, old_root: str, new_root: str):
+    """`tree` (dicts, lists, strings) with every string equal to old_root or under it (old_root/...)
+    moved onto new_root; other values untouched."""
+    if isinstance(tree, dict):
+        return {k: reroot(v, old_root, new_root) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [reroot(v, old_root, new_root) for v in tree]
+    if isinstance(tree, str) and (tree == old_root or tree.startswith(old_root + os.sep)):
+        return new_root + tree[len(old_root):]
+    return tree
+
+
+def portable_config(cfg: DictConfig) -> dict:
+    """The resolved config with paths.root written as "." and every path under it as ./..., so
+    config.yaml is the same in every checkout; `reroot(config, ".", root)` undoes it."""
+    return reroot(OmegaConf.to_container(cfg, resolve=True), str(Path(cfg.paths.root)), ".")
+
+
+def write_outputs(folder: Path, cfg: DictConfig, network: Network, ds: Dataset, costs: list[tuple[int, float]],
+                  metrics: dict, fit_seconds: float) -> None:
+    """metrics.json, timing.json, cost.csv, model.npz, config.yaml and plots/ into `folder`, each file atomically."""
+    from scratchnet.reports import plots  # matplotlib only once there is something to draw
+
+    # fit_seconds differs on every run: it lives in timing.json so metrics.json (a DVC metric) is
+    # byte-identical when a stage re-runs; MLflow still gets fit_seconds as a metric
+    write_json(folder / "metrics.json", metrics)
+    write_json(folder / "timing.json", {"fit_seconds": fit_seconds})
+    write_csv(folder / "cost.csv", COST_HEADER, costs)
+    save_model(network, folder / "model.npz")
+    write_text(folder / "config.yaml", "# the composed config; paths are relative to paths.root, the checkout\n"
+               + OmegaConf.to_yaml(OmegaConf.create(portable_config(cfg))))
+    title = f"{cfg.name}: lr={cfg.optimizer.lr:g}, layers {network.layer_dims}"
+    plots.cost_curve(costs, folder / "plots" / "cost.png", title)
+    if ds.n_features == 2:
+        accuracy = metrics["train"]["accuracy"]
+        plots.decision_boundary(network, ds.X_train, ds.Y_train, folder / "plots" / "decision_boundary.png",
+                                f"{cfg.name}: train accuracy {100 * accuracy:.2f}%")
+
+
+@contextlib.contextmanager
+def staged(output_dir: Path) -> Iterator[Path]:
+    """Yield an empty staging folder beside output_dir; on success it replaces output_dir whole.
+
+    On any error (or Ctrl-C) the staging folder is removed and output_dir keeps its previous
+    content. The swap is two renames (old out of the way, new in), so only a crash between them
+    can leave output_dir missing, with the previous set still at .<name>.old-*.
+    """
+    try:
+        output_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".tmp", dir=output_dir.parent))
+    except OSError as error:
+        raise OutputError(output_dir, error) from None
+    staging.chmod(0o777 & ~umask())  # mkdtemp makes it 0700; the outputs are an ordinary folder
+    try:
+        yield staging
+        _swap(staging, output_dir)
+    except BaseException as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(error, OSError):  # disk full, permissions: the previous outputs are intact
+            raise OutputError(output_dir, error) from error
+        raise
+
+
+def _swap(staging: Path, output_dir: Path) -> None:
+    old = None
+    if output_dir.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.old-", dir=output_dir.parent))
+        os.replace(output_dir, old)  # old is an empty folder, so the rename may replace it
+    try:
+        os.replace(staging, output_dir)
+    except BaseException:
+        if old is not None:
+            os.replace(old, output_dir)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def check_output_dir(output_dir: Path) -> None:
+    """Fail before training, not after it, when output_dir's folder cannot be created or written."""
+    try:
+        output_dir.parent.mkdir(parents=True, exist_ok=True)
+        Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".check", dir=output_dir.parent)).rmdir()
+    except OSError as error:
+        raise OutputError(output_dir, error) from None
