@@ -63,18 +63,17 @@ class Case:
 
 def scratchnet_case(X, Y, dims, act, init, seed, optimizer, iterations, path, dtype,
                     batch_size=None, record_every=100) -> Callable[[], Outcome]:
-    """The core: Network.initialise + fit on the given path (forced, so float32 can take row_space).
-    nn call site: Network.initialise, fit(iterations=, path=), FitResult.path."""
-    from scratchnet.nn import Network, fit, make_optimizer
+    """The core: dense_stack + fit on the given first-layer path (forced, so float32 can take row_space)."""
+    from scratchnet.nn import dense_stack, fit, make_optimizer
 
     name, kwargs = optimizer
 
     def run() -> Outcome:
-        net = Network.initialise(dims, act, initializer=init, rng=seed, dtype=dtype)
+        net = dense_stack(dims, act, initializer=init, rng=seed, dtype=dtype)
         rng = np.random.RandomState(seed) if batch_size else None
-        result = fit(net, X, Y, optimizer=make_optimizer(name, **kwargs), iterations=iterations,
-                     record_every=record_every, batch_size=batch_size, rng=rng, path=path)
-        assert result.path == path, (result.path, path)
+        result = fit(net, X, Y, optimizer=make_optimizer(name, **kwargs), epochs=iterations,
+                     record_every=record_every, batch_size=batch_size, rng=rng, first_layer=path)
+        assert result.first_layer == path, (result.first_layer, path)
         return Outcome(dict(result.costs), lambda A: net.predict(A.astype(dtype, copy=False)))
 
     return run
@@ -95,12 +94,12 @@ def reference_case(X, Y, iterations, record_every=100) -> Callable[[], Outcome]:
 
 def torch_case(torch, X, Y, dtype: str, iterations: int, record_every=100) -> Callable[[], Outcome]:
     """Autograd on the same initial weights: relu layers, BCE-with-logits, plain SGD updates."""
-    from scratchnet.nn import Network
+    from scratchnet.nn import dense_stack
 
     tdtype = getattr(torch, dtype)
 
     def run() -> Outcome:
-        net = Network.initialise(CAT_DIMS, "relu", initializer="course_deep", rng=CAT_SEED)
+        net = dense_stack(CAT_DIMS, "relu", initializer="course_deep", rng=CAT_SEED)
         params = [(torch.tensor(layer.W, dtype=tdtype, requires_grad=True),
                    torch.tensor(layer.b, dtype=tdtype, requires_grad=True))
                   for layer in net.layers if "W" in layer.parameters]  # the dense layers

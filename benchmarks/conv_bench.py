@@ -33,7 +33,6 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, for benchmarks.course_conv
 
 from benchmarks import course_conv as course  # noqa: E402
-
 from scratchnet.nn import Adam, fit, from_specs  # noqa: E402
 from scratchnet.nn.rewrites import relu_after_max_pool  # noqa: E402
 

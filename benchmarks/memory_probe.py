@@ -12,7 +12,7 @@ import tracemalloc
 from threadpoolctl import threadpool_limits
 
 from scratchnet.data import load_cat
-from scratchnet.nn import GradientDescent, Network, fit
+from scratchnet.nn import GradientDescent, dense_stack, fit
 
 
 def peak_kib() -> int:
@@ -29,13 +29,13 @@ def main(argv: list[str]) -> dict:
         imported = peak_kib()
         ds = load_cat(root)
         loaded = peak_kib()
-        net = Network.initialise(dims, "relu", initializer="course_deep", rng=1)  # nn call site
+        net = dense_stack(dims, "relu", initializer="course_deep", rng=1)
         tracemalloc.start()
-        result = fit(net, ds.X_train, ds.Y_train, optimizer=GradientDescent(0.0075), iterations=iterations,
-                     path=path)
+        result = fit(net, ds.X_train, ds.Y_train, optimizer=GradientDescent(0.0075), epochs=iterations,
+                     first_layer=path)
         _, traced_peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-    return {"path": result.path, "iterations": iterations, "after_imports_kib": imported,
+    return {"path": result.first_layer, "iterations": iterations, "after_imports_kib": imported,
             "after_load_kib": loaded, "peak_kib": peak_kib(), "fit_traced_peak_bytes": traced_peak,
             "x_train_bytes": ds.X_train.nbytes, "x_test_bytes": ds.X_test.nbytes}
 

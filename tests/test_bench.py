@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks import reference
 from scratchnet.data import load_cat
-from scratchnet.nn import GradientDescent, Network, fit
+from scratchnet.nn import GradientDescent, dense_stack, fit
 
 REPO = Path(__file__).resolve().parents[1]  # `python -m benchmarks.bench` runs from the repo root
 DIMS = [12288, 20, 7, 5, 1]
@@ -24,10 +24,10 @@ def cat(data_root):
 
 
 def _core(ds, path, iterations=ITERATIONS):
-    net = Network.initialise(DIMS, "relu", initializer="course_deep", rng=1)
-    result = fit(net, ds.X_train, ds.Y_train, optimizer=GradientDescent(0.0075), iterations=iterations,
-                 record_every=1, path=path)
-    assert result.path == path
+    net = dense_stack(DIMS, "relu", initializer="course_deep", rng=1)
+    result = fit(net, ds.X_train, ds.Y_train, optimizer=GradientDescent(0.0075), epochs=iterations,
+                 record_every=1, first_layer=path)
+    assert result.first_layer == path
     return net, np.array([c for _, c in result.costs])
 
 
@@ -67,8 +67,8 @@ def test_reference_baseline_agrees_with_core(cat, plain):
 def test_two_layer_reference_matches_core(cat):
     params, ref_costs = reference.two_layer_model(cat.X_train, cat.Y_train, [12288, 7, 1],
                                                   np.random.RandomState(1), num_iterations=5)
-    net = Network.initialise([12288, 7, 1], "relu", initializer="small_random", rng=1)
-    result = fit(net, cat.X_train, cat.Y_train, optimizer=GradientDescent(0.0075), iterations=5, path="plain")
+    net = dense_stack([12288, 7, 1], "relu", initializer="small_random", rng=1)
+    result = fit(net, cat.X_train, cat.Y_train, optimizer=GradientDescent(0.0075), epochs=5, first_layer="plain")
     np.testing.assert_allclose([c for _, c in ref_costs], [c for _, c in result.costs], rtol=1e-9)
     assert ref_costs[0][1] == pytest.approx(0.693049735659989, abs=1e-9)  # the course's first cost
 

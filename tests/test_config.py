@@ -146,7 +146,7 @@ def test_optimizer_kwargs_pass_only_the_set_hyperparameters():
     ("model.hidden_activation=swish", "Invalid value 'swish', expected one of [sigmoid, tanh, relu, leaky_relu]"),
     ("model.output_activation=tanh", "Invalid value 'tanh', expected one of [sigmoid, softmax]"),
     ("model.initializer=glorot", "Invalid value 'glorot', expected one of [zeros, small_random, large_random, "
-                                 "course_deep, he, xavier]"),
+                                 "course_deep, he, xavier, glorot_uniform]"),
     ("model.family=wide", "Invalid value 'wide', expected one of [logistic, shallow, deep]"),
     ("optimizer.name=sgd", "Invalid value 'sgd', expected one of [gd, momentum, adam]"),
     ("train.lr_schedule=cosine", "Invalid value 'cosine', expected one of [constant, inverse_time, step]"),

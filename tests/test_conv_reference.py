@@ -11,7 +11,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: benchmarks/ is not installed
 
 from benchmarks import course_conv as course  # noqa: E402
-
 from scratchnet.nn import im2col  # noqa: E402
 from scratchnet.nn.layers import AvgPool2D, Conv2D, MaxPool2D  # noqa: E402
 

@@ -13,7 +13,7 @@ import pytest
 from scratchnet.data.cat import images_from_columns
 from scratchnet.files import write_json
 from scratchnet.models import save_model
-from scratchnet.nn import Network
+from scratchnet.nn import Network, dense_stack
 from scratchnet.reports.error_page import gallery
 from scratchnet.reports.errors import (
     ErrorsStageError,
@@ -75,7 +75,7 @@ def test_measure_rejects_non_rgb():
 
 def brightness_model(threshold: float) -> Network:
     """Logistic model: cat iff the mean pixel value (in [0, 1]) exceeds threshold, steeply."""
-    network = Network.initialise([12288, 1], initializer="zeros")
+    network = dense_stack([12288, 1], initializer="zeros")
     steep = 1.0  # sum over 12288 pixels: logit = sum(x) - 12288 threshold, far from 0 for our images
     network.layers[0].W[...] = steep
     network.layers[0].b[...] = -steep * 12288 * threshold

@@ -8,11 +8,11 @@ import pytest
 
 from scratchnet.files import atomic_path, csv_text, write_csv, write_json
 from scratchnet.models import ModelFileError, load_model, save_model
-from scratchnet.nn import Network
+from scratchnet.nn import dense_stack
 
 
 def test_model_round_trip_is_exact(tmp_path):
-    net = Network.initialise([5, 3, 1], "tanh", initializer="he", rng=4)
+    net = dense_stack([5, 3, 1], "tanh", initializer="he", rng=4)
     save_model(net, tmp_path / "model.npz")
     again = load_model(tmp_path / "model.npz", n_features=5)
     X = np.random.RandomState(0).randn(5, 9)
@@ -27,13 +27,13 @@ def test_model_errors(tmp_path):
     (tmp_path / "bad.npz").write_bytes(b"not a zip file")
     with pytest.raises(ModelFileError, match="not a readable scratchnet model"):
         load_model(tmp_path / "bad.npz")
-    save_model(Network.initialise([5, 1], initializer="zeros"), tmp_path / "m.npz")
+    save_model(dense_stack([5, 1], initializer="zeros"), tmp_path / "m.npz")
     with pytest.raises(ModelFileError, match="takes 5 input features .* the data has 12288"):
         load_model(tmp_path / "m.npz", n_features=12288)
     assert load_model(tmp_path / "m.npz", n_classes=2).layer_dims == [5, 1]  # one sigmoid unit: two classes
     with pytest.raises(ModelFileError, match="has a 1-unit sigmoid output; a 3-class model has 3 softmax units"):
         load_model(tmp_path / "m.npz", n_classes=3)
-    save_model(Network.initialise([5, 3], output_activation="softmax"), tmp_path / "s.npz")
+    save_model(dense_stack([5, 3], output="softmax"), tmp_path / "s.npz")
     assert load_model(tmp_path / "s.npz", n_classes=3).layer_dims == [5, 3]
     with pytest.raises(ModelFileError, match=r"has a 3-unit softmax output; a 2-class model has 1 sigmoid unit "
                                              r"\(or 2 softmax units\)"):

@@ -20,12 +20,12 @@ from scratchnet.cli.predict import (
 )
 from scratchnet.data.cat import image_to_column
 from scratchnet.models import ModelFileError, save_model
-from scratchnet.nn import Network
+from scratchnet.nn import Network, dense_stack
 
 
 def fixed_model(p_cat: float) -> Network:
     """A logistic model that says P(cat) = p_cat for every image: W = 0, b = logit(p_cat)."""
-    network = Network.initialise([12288, 1], initializer="zeros")
+    network = dense_stack([12288, 1], initializer="zeros")
     network.layers[0].b[...] = math.log(p_cat / (1 - p_cat))
     return network
 
@@ -59,7 +59,7 @@ def test_non_cat_reports_probability_of_its_own_class(tmp_path, photo, capsys):
 
 
 def test_random_model_probability_in_unit_interval(tmp_path, photo):
-    network = Network.initialise([12288, 5, 1], initializer="he", rng=3)
+    network = dense_stack([12288, 5, 1], initializer="he", rng=3)
     save_model(network, tmp_path / "m.npz")
     prediction = predict_image(load_cat_model(tmp_path / "m.npz"), photo)
     assert 0.0 <= prediction.probability <= 1.0 and 0.0 <= prediction.p_cat <= 1.0
@@ -140,13 +140,13 @@ def test_bad_models(tmp_path, photo, capsys):
     assert f"model file {corrupt} is not a readable scratchnet model" in capsys.readouterr().err
 
     planar = tmp_path / "planar.npz"
-    save_model(Network.initialise([2, 4, 1]), planar)
+    save_model(dense_stack([2, 4, 1]), planar)
     assert main([str(photo), "--model", str(planar)]) == 1
-    assert (f"model file {planar} takes 2 input features (layer_dims [2, 4, 1]); "
+    assert (f"model file {planar} takes 2 input features per example ([2, 4, 1]); "
             f"the data has 12288") in capsys.readouterr().err
 
     three = tmp_path / "three.npz"
-    save_model(Network.initialise([12288, 3], output_activation="softmax"), three)
+    save_model(dense_stack([12288, 3], output="softmax"), three)
     with pytest.raises(ModelFileError, match="has a 3-unit softmax output"):
         load_cat_model(three)
 

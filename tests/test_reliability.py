@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from scratchnet.models import save_model
-from scratchnet.nn import Network
+from scratchnet.nn import dense_stack
 
 BIN = Path(sys.executable).parent
 N_CAT = 12288  # 64 * 64 * 3
@@ -52,7 +52,7 @@ def photo(tmp_path_factory) -> Path:
 
 def _truncated(tmp: Path) -> Path:
     whole = tmp / "whole.npz"
-    save_model(Network.initialise([N_CAT, 3, 1], rng=0), whole)
+    save_model(dense_stack([N_CAT, 3, 1], rng=0), whole)
     cut = tmp / "truncated.npz"
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
     return cut
@@ -73,7 +73,7 @@ def _text_file(tmp: Path) -> Path:
 
 def _saved(tmp: Path, name: str, dims: list[int], output: str = "sigmoid") -> Path:
     path = tmp / name
-    save_model(Network.initialise(dims, output_activation=output, rng=0), path)
+    save_model(dense_stack(dims, output=output, rng=0), path)
     return path
 
 
@@ -406,7 +406,7 @@ def test_cost_becoming_inf_names_iteration_and_last_finite_cost(tmp_path):
     assert output_files(tmp_path) == []
     [(name, status, error)] = mlflow_runs(tmp_path)  # the run was open: it must say FAILED, and why
     assert status == "FAILED" and name.endswith("optimizer.lr=1e305 train.epochs=50"), name
-    assert "DivergenceError" in error and "iteration 1" in error
+    assert "DivergenceError" in error and "epoch 1" in error
 
 
 # --- faults: signals, an unreachable server, unwritable outputs ---------------------------------

@@ -14,7 +14,7 @@ import pytest
 from scratchnet.data import GENERATORS, save_dataset
 from scratchnet.files import write_json, write_text
 from scratchnet.models import save_model
-from scratchnet.nn import Network
+from scratchnet.nn import dense_stack
 from scratchnet.reports.document import Document
 from scratchnet.reports.runs import FAMILIES, Run
 from scratchnet.stages import compare
@@ -25,10 +25,10 @@ def make_run(root: Path, name: str, dims: list[int], dataset: str, data_path: st
              seconds: float | None = 1.25, run_id: str | None = "abc123") -> Path:
     """A fake experiment folder with the files train() writes, and a real (untrained) model."""
     folder = root / name
-    save_model(Network.initialise(dims, initializer="he", rng=0), folder / "model.npz")
+    save_model(dense_stack(dims, initializer="he", rng=0), folder / "model.npz")
     write_json(folder / "metrics.json", {"train": {"accuracy": train_acc, "cost": cost},
                                          "test": {"accuracy": test_acc}, "epochs": epochs,
-                                         "first_layer": "plain", "n_parameters": Network.initialise(dims).n_parameters})
+                                         "first_layer": "plain", "n_parameters": dense_stack(dims).n_parameters})
     if seconds is not None:
         write_json(folder / "timing.json", {"fit_seconds": seconds})
     write_json(folder / "run.json", {"run_id": run_id, "experiment_id": "1", "tracking_uri": "sqlite:///x"})
@@ -173,7 +173,7 @@ def with_init_study(experiments: Path, tmp_path: Path) -> Path:
     for name, (init, train, test, start, end) in INIT_RUNS.items():
         folder = make_run(experiments, name, [2, 10, 5, 1], "circles", str(circles), 0.01, 15000, train, test, end,
                           run_id=f"run-{name}")
-        save_model(Network.initialise([2, 10, 5, 1], "relu", initializer="zeros" if init == "zeros" else "he",
+        save_model(dense_stack([2, 10, 5, 1], "relu", initializer="zeros" if init == "zeros" else "he",
                                       rng=3), folder / "model.npz")
         write_text(folder / "config.yaml", (folder / "config.yaml").read_text()
                    + f"  hidden: [10, 5]\n  hidden_activation: relu\n  initializer: {init}\n"
@@ -230,7 +230,7 @@ def test_study_sentence_figures_and_html(with_init_study, tmp_path):
             "0.883: its large weights saturate the output; after 15000 epochs its train cost is 0.3811 against "
             "0.06481, with 83.00% / 86.00%.") in md
     # a He model (units differ) at the same numbers is not called symmetric
-    save_model(Network.initialise([2, 10, 5, 1], "relu", initializer="he", rng=3),
+    save_model(dense_stack([2, 10, 5, 1], "relu", initializer="he", rng=3),
                with_init_study / "init_zeros" / "model.npz")
     compare.build(with_init_study, out, tmp_path)
     assert "symmetry" not in (out / "report.md").read_text()
@@ -274,7 +274,7 @@ def test_regularisation_and_optimisation_sentences():
                                    "optimizer": {"lr": lr}, "train": {"epochs": epochs, "lambd": lambd,
                                                                       "batch_size": batch, "course_compat": compat}})
         metrics = {"train": {"accuracy": train, "cost": final}, "test": {"accuracy": test}, "epochs": epochs}
-        network = Network.initialise([2, 3, 1], "relu", initializer="he", rng=1)
+        network = dense_stack([2, 3, 1], "relu", initializer="he", rng=1)
         return Run(name, Path(name), config, metrics, None, None, network, costs)
 
     reg = [run("reg_none", 0.9478672985781991, 0.915, [(0, 0.65), (29999, 0.12)], 0.125, 30000),

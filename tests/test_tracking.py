@@ -21,7 +21,7 @@ import yaml
 from scratchnet import tracking
 from scratchnet.data import make_flower
 from scratchnet.models import save_model
-from scratchnet.nn import Network
+from scratchnet.nn import dense_stack
 from scratchnet.paths import repo_root, under_root
 from scratchnet.tracking import provenance
 from scratchnet.tracking.run import MAX_DATASET_DIGEST_SIZE, MAX_PARAM_VAL_LENGTH, MAX_TAG_VAL_LENGTH
@@ -90,7 +90,7 @@ def checkout(tmp_path) -> Path:
 
 def test_run_records_params_costs_metrics_tags_dataset_artifacts_and_model(store, tmp_path, checkout):
     ds = make_flower()
-    network = Network.initialise([2, 4, 1], "tanh", initializer="small_random", rng=3)
+    network = dense_stack([2, 4, 1], "tanh", initializer="small_random", rng=3)
     save_model(network, tmp_path / "model.npz")
     (tmp_path / "out" / "plots").mkdir(parents=True)
     (tmp_path / "out" / "metrics.json").write_text('{"train": {"accuracy": 0.9}}\n')

@@ -227,7 +227,7 @@ def test_cli_trains_prints_one_summary_line_and_keeps_hydras_log(tmp_path, data_
     (["experiment=nope"], 1, "Could not find 'experiment/nope'"),
     (["optimizer.lr=abc"], 1, "Value 'abc' of type 'str' could not be converted to Float"),
     (["model.initializer=glorot"], 1, "Invalid value 'glorot', expected one of [zeros, small_random, large_random, "
-                                      "course_deep, he, xavier]"),
+                                      "course_deep, he, xavier, glorot_uniform]"),
     (["model.keep_prob=0"], 2, "scratchnet-train: error: config key model.keep_prob = 0.0: expected a probability"),
     (["data=noisy_moons"], 2, "expected the generated noisy_moons set, found nothing; run `dvc repro generate`"),
 ])
@@ -373,10 +373,10 @@ def test_progress_draws_in_place_on_a_tty_and_logs_every_call(caplog):
 
 
 def test_decision_boundary_and_cost_curve_write_pngs(tmp_path):
-    from scratchnet.nn import Network
+    from scratchnet.nn import dense_stack
 
     ds = GENERATORS["planar"]()
-    net = Network.initialise([2, 4, 1], "tanh", initializer="small_random", rng=2)
+    net = dense_stack([2, 4, 1], "tanh", initializer="small_random", rng=2)
     plots.decision_boundary(net, ds.X_train, ds.Y_train, tmp_path / "p" / "db.png", "planar")
     plots.cost_curve([(0, 0.7), (100, 0.5)], tmp_path / "p" / "cost.png", "costs")
     assert sorted(p.name for p in (tmp_path / "p").iterdir()) == ["cost.png", "db.png"]

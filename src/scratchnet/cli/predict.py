@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scratchnet.data.cat import CLASSES, IMAGE_SHAPE, N_FEATURES, image_to_column
+from scratchnet.data.cat import CLASSES, IMAGE_SHAPE, N_FEATURES
 from scratchnet.models import ModelFileError, load_model
 from scratchnet.nn import Network
 
@@ -63,7 +63,7 @@ def load_image(path: str | Path) -> np.ndarray:
 
 def predict_image(network: Network, path: str | Path) -> Prediction:
     """Classify one image file with `network` (12288 inputs, sigmoid or 2-way softmax output)."""
-    X = image_to_column(load_image(path))  # (12288, 1)
+    X = network.input_from_images(load_image(path)[None] / 255.0)  # (12288, 1) or (1, 64, 64, 3)
     A = network.predict_proba(X)  # (1, 1) sigmoid or (2, 1) softmax
     p_cat = float(A[0, 0] if A.shape[0] == 1 else A[1, 0])
     label = int(network.predict(X)[0, 0])

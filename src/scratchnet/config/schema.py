@@ -15,10 +15,8 @@ from typing import Any, Optional  # noqa: UP035 - OmegaConf's dataclass support 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
-from scratchnet.nn import INITIALIZERS, OPTIMIZERS, SCHEDULES
-from scratchnet.nn.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from scratchnet.nn.network import DTYPES
-from scratchnet.nn.training import PATHS as FIRST_LAYERS
+from scratchnet.nn import DTYPES, FIRST_LAYERS, HIDDEN_ACTIVATIONS, INITIALIZERS, OPTIMIZERS, SCHEDULES
+from scratchnet.nn import OUTPUTS as OUTPUT_ACTIVATIONS
 from scratchnet.paths import repo_root
 from scratchnet.tracking.store import KINDS as TRACKING_KINDS
 

@@ -23,11 +23,11 @@ from scratchnet.data.dataset import Dataset, load_dataset, save_dataset
 from scratchnet.data.duplicates import DuplicateReport, find_duplicates
 from scratchnet.data.errors import DataError
 from scratchnet.data.football import load_football
+from scratchnet.data.generators import GENERATORS, make_flower
 from scratchnet.data.images import load_images, read_image_folder
 from scratchnet.data.imageset import ImageSet
 from scratchnet.data.pixels import read_image
 from scratchnet.data.registry import data_path, load_data
-from scratchnet.data.generators import GENERATORS, make_flower
 from scratchnet.data.signs import check_signs, load_signs
 
 __all__ = [

@@ -133,6 +133,20 @@ class Network:
         """Layers before the first one with parameters need no gradient at all."""
         return next((i for i, layer in enumerate(self.layers) if layer.parameters), len(self.layers))
 
+    def input_from_images(self, images: np.ndarray) -> np.ndarray:
+        """Images (m, H, W, C) as this network's input: the course's columns x.reshape(m, -1).T for a
+        dense net, the images themselves (C-ordered) for one that takes images."""
+        if self.example_axis == 1:
+            return images.reshape(images.shape[0], -1).T
+        return np.ascontiguousarray(images)
+
+    def input_from_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Examples as rows (m, n), each the course's flattening of one example (MLflow's layout), as
+        this network's input: rows.T (n, m) for a dense net, (m, H, W, C) for one that takes images."""
+        if self.example_axis == 1:
+            return rows.T
+        return rows.reshape(rows.shape[0], *self.input_shape)
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """P(y=1|x) (1, m) for a sigmoid output, class probabilities (K, m) for softmax."""
         return self.forward(X)
@@ -171,27 +185,6 @@ class Network:
             except (ValueError, KeyError, TypeError) as error:
                 raise ValueError(f"layer {i}: {error}") from None
         return cls(config["input_shape"], layers, config["output"])
-
-    # -- transitional: the pre-contract API, until every caller uses dense_stack / config() / arrays()
-
-    @classmethod
-    def initialise(cls, layer_dims, hidden_activation="relu", output_activation="sigmoid",
-                   initializer="course_deep", rng=1, dtype="float64", keep_prob=1.0) -> Network:
-        from scratchnet.nn.stacks import dense_stack
-
-        return dense_stack(layer_dims, hidden_activation, output_activation, initializer, rng, dtype, keep_prob)
-
-    @property
-    def output_activation(self) -> str:
-        return self.output
-
-    def state(self) -> dict[str, Any]:
-        return {**self.config(), **self.arrays()}
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> Network:
-        arrays = {k: v for k, v in state.items() if k.startswith("layers.")}
-        return cls.from_config({k: v for k, v in state.items() if not k.startswith("layers.")}, arrays)
 
 
 def upgrade_config(architecture: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[dict, dict]:

@@ -13,8 +13,6 @@ from scratchnet.nn import rowspace
 from scratchnet.nn.compat import CourseCompat
 from scratchnet.nn.network import Network
 
-PATHS = rowspace.FIRST_LAYERS  # transitional: the old name
-choose_path = rowspace.choose  # transitional
 DIVERGENCE_FACTOR = 1e3  # a cost above this many times max(starting cost, 1) has diverged
 
 
@@ -61,13 +59,6 @@ class FitResult:
     seconds: float = 0.0
     learning_rates: list[tuple[int, float]] = field(default_factory=list)  # (epoch, lr) where it changed
 
-    @property
-    def iterations(self) -> int:  # transitional: the old name of epochs
-        return self.epochs
-
-    @property
-    def path(self) -> str:  # transitional: the old name of first_layer
-        return self.first_layer
 
 
 def _check(epochs: int, record_every: int, batch_size: int | None) -> None:
@@ -85,7 +76,7 @@ def fit(
     Y: np.ndarray,
     *,
     optimizer,
-    epochs: int | None = None,
+    epochs: int,
     record_every: int = 100,
     batch_size: int | None = None,
     lambd: float = 0.0,
@@ -95,8 +86,6 @@ def fit(
     schedule: Callable[[float, int], float] | None = None,
     course_compat: bool | CourseCompat = False,
     divergence_factor: float | None = DIVERGENCE_FACTOR,
-    iterations: int | None = None,  # transitional: the old names of epochs and first_layer
-    path: str | None = None,
 ) -> FitResult:
     """Train in place for `epochs` passes over the data and return the history.
 
@@ -110,8 +99,6 @@ def fit(
     re-seeds as the course does. The first layer runs in the row-space form where that is exact and
     cheaper (`first_layer`: auto | plain | row_space). Every epoch's cost is checked (Divergence).
     """
-    epochs = iterations if iterations is not None else epochs
-    first_layer = path if path is not None else first_layer
     _check(epochs, record_every, batch_size)
     compat = CourseCompat() if course_compat is True else (course_compat or None)
     m = X.shape[network.example_axis]

@@ -43,7 +43,7 @@ def summary(dataset: str, runs: list[Run]) -> str:
 def boundary_figure(runs: list[Run], root: Path, path: Path) -> Path | None:
     """Decision boundaries of the logistic and the shallow run side by side (2-D sets only)."""
     pair = [next((r for r in runs if r.family == family), None) for family in ("logistic", "shallow")]
-    if any(r is None for r in pair) or pair[0].network.layer_dims[0] != 2:
+    if any(r is None for r in pair) or pair[0].network.input_shape != (2,):
         return None
     ds = load_data(pair[0].config.data, root)  # the loader training used, from the run's own config
     return plots.boundary_grid([(r.network, ds.X_train, ds.Y_train, f"{r.name}: train accuracy "

@@ -94,7 +94,7 @@ def decision_boundary_ax(ax, network: Network, X: np.ndarray, Y: np.ndarray, tit
     xx, yy = np.meshgrid(np.linspace(x_min, x_max, GRID_STEPS), np.linspace(y_min, y_max, GRID_STEPS))
     grid = np.stack([xx.ravel(), yy.ravel()]).astype(network.dtype)  # (2, GRID_STEPS**2)
     Z = network.predict(grid).reshape(xx.shape)  # (GRID_STEPS, GRID_STEPS) class labels
-    n_classes = max(int(Y.max()) + 1, network.layer_dims[-1] if network.output_activation == "softmax" else 2)
+    n_classes = max(int(Y.max()) + 1, network.n_outputs if network.output == "softmax" else 2)
     levels = np.arange(n_classes + 1) - 0.5  # one band per class
     ax.contourf(xx, yy, Z, levels=levels, cmap=CMAP, vmin=0, vmax=n_classes - 1)
     ax.scatter(X[0], X[1], c=Y.ravel(), s=12, cmap=CMAP, vmin=0, vmax=n_classes - 1, edgecolors="k", linewidths=0.3)

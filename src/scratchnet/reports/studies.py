@@ -130,7 +130,7 @@ def common_settings(runs: list[Run]) -> str:
     """The COMMON_KEYS every run shares, plus the layer dims when they are the same."""
     flats = [_flat(r.config) for r in runs]
     parts = []
-    dims = {str(r.network.layer_dims) for r in runs}
+    dims = {r.network.describe() for r in runs}
     if len(dims) == 1:
         parts.append(f"layer dims {dims.pop()}")
     for k in COMMON_KEYS:

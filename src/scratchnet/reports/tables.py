@@ -21,7 +21,7 @@ def both(run: Run) -> str:
 CELLS: dict[str, Callable[[Run], str]] = {
     "experiment": lambda r: r.label,
     "model": lambda r: r.family,
-    "layer dims": lambda r: str(r.network.layer_dims),
+    "layer dims": lambda r: r.network.describe(),  # "[12288, 20, 7, 5, 1]" for a dense stack
     "parameters": lambda r: str(r.network.n_parameters),
     "epochs": lambda r: str(r.epochs),
     "learning rate": lambda r: f"{float(r.config.optimizer.lr):g}",

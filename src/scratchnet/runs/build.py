@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 
 from scratchnet.config import ConfigError, optimizer_kwargs
 from scratchnet.data import Dataset
-from scratchnet.nn import Network, fit, make_optimizer, make_schedule
+from scratchnet.nn import Network, dense_stack, fit, make_optimizer, make_schedule
 
 
 class Fitted(NamedTuple):
@@ -35,8 +35,8 @@ def build_network(cfg: DictConfig, ds: Dataset, rng: np.random.RandomState) -> N
                           f"softmax for the {ds.name} set's {n_classes} classes (a sigmoid output has 2)")
     n_out = 1 if model.output_activation == "sigmoid" else n_classes
     layer_dims = [ds.n_features, *model.hidden, n_out]
-    return Network.initialise(layer_dims, str(model.hidden_activation), str(model.output_activation),
-                              str(model.initializer), rng=rng, dtype=str(cfg.dtype), keep_prob=model.keep_prob)
+    return dense_stack(layer_dims, str(model.hidden_activation), str(model.output_activation), str(model.initializer),
+                       rng=rng, dtype=str(cfg.dtype), keep_prob=model.keep_prob)
 
 
 def build_optimizer(optimizer_cfg: DictConfig):
@@ -58,8 +58,8 @@ def fit_network(cfg: DictConfig, network: Network, ds: Dataset, rng: np.random.R
                 on_record: Callable[[int, float], None] | None = None) -> Fitted:
     """Train `network` on the training split as cfg.train and cfg.optimizer say."""
     train = cfg.train
-    result = fit(network, ds.X_train, ds.Y_train, optimizer=build_optimizer(cfg.optimizer), iterations=train.epochs,
+    result = fit(network, ds.X_train, ds.Y_train, optimizer=build_optimizer(cfg.optimizer), epochs=train.epochs,
                  record_every=train.record_every, batch_size=train.batch_size, lambd=train.lambd, rng=rng,
-                 path=str(train.first_layer), on_record=on_record, schedule=build_schedule(train),
+                 first_layer=str(train.first_layer), on_record=on_record, schedule=build_schedule(train),
                  course_compat=train.course_compat)
-    return Fitted(result.costs, result.iterations, result.path, result.seconds)
+    return Fitted(result.costs, result.epochs, result.first_layer, result.seconds)

@@ -61,7 +61,7 @@ def write_outputs(folder: Path, cfg: DictConfig, network: Network, ds: Dataset, 
     save_model(network, folder / "model.npz")
     write_text(folder / "config.yaml", "# the composed config; paths are relative to paths.root, the checkout\n"
                + OmegaConf.to_yaml(OmegaConf.create(portable_config(cfg))))
-    title = f"{cfg.name}: lr={cfg.optimizer.lr:g}, layers {network.layer_dims}"
+    title = f"{cfg.name}: lr={cfg.optimizer.lr:g}, layers {network.describe()}"
     plots.cost_curve(costs, folder / "plots" / "cost.png", title)
     if ds.n_features == 2:
         accuracy = metrics["train"]["accuracy"]

@@ -73,7 +73,7 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
     network = build_network(cfg, ds, rng)
     tags = {"model_family": str(cfg.model.family), "config_name": cfg.name,
             "hydra_overrides": " ".join(overrides), "dataset": ds.name}
-    log.info("%s: %s, layers %s, %d epochs, output %s", cfg.name, ds.name, network.layer_dims,
+    log.info("%s: %s, layers %s, %d epochs, output %s", cfg.name, ds.name, network.describe(),
              cfg.train.epochs, output_dir)
 
     parent_run_id, sweep_tags = job_context(cfg.tracking)  # a multirun job: child of the sweep's run

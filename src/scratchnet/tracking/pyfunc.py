@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 
@@ -20,7 +21,7 @@ def save_pyfunc(npz: Path, path: Path) -> None:
     from scratchnet.models import load_model
 
     network = load_model(npz)  # fails early, with ModelFileError, on a bad file
-    n_x, n_out = network.layer_dims[0], network.layer_dims[-1]
+    n_x, n_out = math.prod(network.input_shape), network.n_outputs  # a row: one example, flattened
     signature = ModelSignature(inputs=Schema([TensorSpec(np.dtype(np.float64), (-1, n_x))]),
                                outputs=Schema([TensorSpec(np.dtype(np.float64), (-1, n_out))]))
     # explicit requirements: inferring them loads the model in a subprocess (seconds). scratchnet is
