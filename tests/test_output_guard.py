@@ -125,7 +125,8 @@ def test_a_folder_of_someone_else_is_refused(root, tmp_path):
     (mine / "notes.txt").write_text("mine\n")
     before = snapshot(mine)
     assert_refused(train(root, f"output_dir={mine}"), f"refusing output_dir {mine}",
-                   "it exists and is not a previous run's outputs (it holds notes.txt, sub and no .scratchnet-run.json)")
+                   "it exists and is not a previous run's outputs",
+                   "(it holds notes.txt, sub and no .scratchnet-run.json)")
     assert snapshot(mine) == before
 
 

@@ -22,6 +22,7 @@ from scratchnet.files import write_json
 from scratchnet.nn import Network
 from scratchnet.paths import under_root
 from scratchnet.runs.build import build_network, fit_network
+from scratchnet.runs.memory import check_memory
 from scratchnet.runs.multirun import job_context
 from scratchnet.runs.outputs import check_output_dir, staged, write_outputs
 from scratchnet.runs.progress import Progress
@@ -70,6 +71,7 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
     ds = load_data(cfg.data, root)
     keep = (under_root(cfg.paths.data, root), data_path(cfg.data, root))  # an output folder never holds the data
     check_output_dir(output_dir, root, keep)  # not a folder a run did not write; writable
+    check_memory(cfg, ds)  # before the weights are drawn
     rng = np.random.RandomState(cfg.seed)  # the run's one generator: weights, then dropout / batches
     network = build_network(cfg, ds, rng)
     tags = {"model_family": str(cfg.model.family), "config_name": cfg.name,
