@@ -100,8 +100,7 @@ def test_shrunk_run_writes_every_output_and_records_it_in_mlflow(experiment, tmp
                       "plots/cost.png"} | ({"plots/decision_boundary.png"} if experiment.endswith("planar") else set())
     assert set(snapshot(out)) == expected_files | {".scratchnet-run.json"}
     marker = json.loads((out / ".scratchnet-run.json").read_text())  # what a later run may replace
-    assert (marker["written_by"], marker["format"], marker["files"]) == ("scratchnet.runs.train", 1,
-                                                                          sorted(expected_files))
+    assert (marker["written_by"], marker["format"], marker["files"]) == ("scratchnet", 1, sorted(expected_files))
     assert [p.name for p in out.parent.iterdir()] == [experiment]  # no staging folder left behind
 
     # metrics.json agrees with the saved model, re-evaluated from model.npz

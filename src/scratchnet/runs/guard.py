@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 
 MARKER = ".scratchnet-run.json"  # in every output folder: what wrote it and the files it wrote
 MARKER_FORMAT = 1
-WRITTEN_BY = "scratchnet.runs.train"
+WRITTEN_BY = "scratchnet"  # runs.outputs.staged: train and any stage that writes through it
 # what a run wrote before the marker existed; config.yaml opens with CONFIG_HEADER
 LEGACY_FILES = frozenset({"metrics.json", "timing.json", "cost.csv", "model.npz", "config.yaml", "run.json",
                           "plots/cost.png", "plots/decision_boundary.png"})
@@ -146,7 +147,7 @@ def write_marker(folder: Path) -> None:
     files, _, _ = _entries(folder)
     me = this_process()
     write_json(folder / MARKER, {"written_by": WRITTEN_BY, "format": MARKER_FORMAT, "files": sorted(files - {MARKER}),
-                                 "host": me.host, "pid": me.pid})
+                                 "program": sys.argv[0], "host": me.host, "pid": me.pid})
 
 
 def remove_run_files(folder: Path, files: set[str]) -> None:
