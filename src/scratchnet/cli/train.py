@@ -14,6 +14,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
+from scratchnet.config.validate import StartRefused
 from scratchnet.paths import CONF_DIR
 from scratchnet.runs.errors import (
     EXIT_BAD_INPUT,
@@ -65,7 +66,11 @@ def _stopped(stop: KeyboardInterrupt) -> None:
 def main() -> None:
     """Console script `scratchnet-train` (Hydra parses sys.argv)."""
     signal.signal(signal.SIGTERM, on_sigterm)  # here, not in _main: joblib's workers keep their own
-    _main()
+    try:
+        _main()
+    except StartRefused as refused:  # a bad name or root, met before Hydra made its run folder
+        print(f"scratchnet-train: error: {refused}", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
 
 
 if __name__ == "__main__":

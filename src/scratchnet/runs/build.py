@@ -61,5 +61,5 @@ def fit_network(cfg: DictConfig, network: Network, ds: Dataset, rng: np.random.R
     result = fit(network, ds.X_train, ds.Y_train, optimizer=build_optimizer(cfg.optimizer), epochs=train.epochs,
                  record_every=train.record_every, batch_size=train.batch_size, lambd=train.lambd, rng=rng,
                  first_layer=str(train.first_layer), on_record=on_record, schedule=build_schedule(train),
-                 course_compat=train.course_compat)
+                 course_compat=train.course_compat, divergence_factor=train.divergence_factor)
     return Fitted(result.costs, result.epochs, result.first_layer, result.seconds)

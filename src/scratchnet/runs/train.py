@@ -22,6 +22,7 @@ from scratchnet.files import write_json
 from scratchnet.nn import Network
 from scratchnet.paths import under_root
 from scratchnet.runs.build import build_network, fit_network
+from scratchnet.runs.memory import check_memory
 from scratchnet.runs.multirun import job_context
 from scratchnet.runs.outputs import check_output_dir, staged, write_outputs
 from scratchnet.runs.progress import Progress
@@ -68,7 +69,9 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
     root = Path(cfg.paths.root)
     output_dir = under_root(cfg.output_dir, root)
     ds = load_data(cfg.data, root)
-    check_output_dir(output_dir)
+    keep = (under_root(cfg.paths.data, root), data_path(cfg.data, root))  # an output folder never holds the data
+    check_output_dir(output_dir, root, keep)  # not a folder a run did not write; writable
+    check_memory(cfg, ds)  # before the weights are drawn
     rng = np.random.RandomState(cfg.seed)  # the run's one generator: weights, then dropout / batches
     network = build_network(cfg, ds, rng)
     tags = {"model_family": str(cfg.model.family), "config_name": cfg.name,
@@ -88,7 +91,7 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
         metrics = evaluate(network, ds, cfg.train.lambd) | {
             "epochs": fitted.epochs, "first_layer": fitted.first_layer, "n_parameters": network.n_parameters}
         run_ids = {"run_id": run.run_id, "experiment_id": run.experiment_id, "tracking_uri": run.tracking_uri}
-        with staged(output_dir) as staging:
+        with staged(output_dir, root, keep) as staging:
             write_outputs(staging, cfg, network, ds, fitted.costs, metrics, fitted.seconds)
             write_json(staging / "run.json", run_ids)
             _record(run, staging, fitted, metrics)

@@ -31,6 +31,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from scratchnet import tracking
 from scratchnet.config.overrides import keys, quoted, values, without_plumbing
+from scratchnet.config.validate import check_root
 from scratchnet.files import write_json
 from scratchnet.runs.multirun import (
     TAG_DIR,
@@ -86,6 +87,7 @@ class SweepCallback(Callback):
             raise SystemExit(2) from None
 
     def _start(self, config: DictConfig) -> None:
+        check_root(config.paths.root)  # before the store is created there (a missing root is not made)
         task = job_overrides(config.hydra)
         if "output_dir" not in keys(task):  # jobs sharing experiments/<name>/ would overwrite each other
             # ${hydra:job.num} stays an interpolation that each job resolves to its own number
