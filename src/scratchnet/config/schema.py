@@ -107,6 +107,7 @@ class TrainConfig:
     lr_schedule: Schedule = Schedule.constant  # constant | inverse_time | step, per epoch
     decay_rate: float = 1.0  # inverse_time and step: lr0 / (1 + decay_rate * epoch or its step count)
     decay_interval: int = 1000  # step: epochs per step
+    blas_threads: int = 1  # BLAS threads while training (conf/config.yaml: the Slurm allocation, else 1)
 
 
 @dataclass

@@ -83,6 +83,7 @@ def _validate_train(train: DictConfig) -> None:
         _at_least("train.batch_size", train.batch_size, 1)
     _at_least("train.decay_rate", train.decay_rate, 0, strict=True)
     _at_least("train.decay_interval", train.decay_interval, 1)
+    _at_least("train.blas_threads", train.blas_threads, 1)
 
 
 def _validate_model(model: DictConfig) -> None:
