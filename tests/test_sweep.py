@@ -232,6 +232,21 @@ def test_jobs_train_with_the_blas_threads_asked_for_and_repeat_byte_for_byte(tmp
         assert (jobs / "0" / name).read_bytes() == (jobs / "1" / name).read_bytes(), name
 
 
+def test_a_slurm_signal_delay_that_does_not_fit_the_time_limit_is_refused_before_anything_starts(tmp_path):
+    """signal_delay_s=120 with a 1-minute limit would land submitit's pre-timeout signal at the start
+    (a preemption: the job is requeued): one line, exit 2, no store, no parent run, nothing submitted."""
+    proc = run_sweep(tmp_path, "experiment=logistic_cat", "seed=1,2", "hydra/launcher=slurm",
+                     "hydra.launcher.timeout_min=1")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines()[-1] == (
+        "scratchnet sweep: error: hydra.launcher.signal_delay_s = 120: expected 0 to 30 s for "
+        "hydra.launcher.timeout_min = 1: at most max(20% of the limit, 600 s), or submitit takes the "
+        "pre-timeout signal for a preemption and requeues the job, and at most half the limit, or the signal "
+        "stops the job early")
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "multirun").exists()
+
+
 # ---------------------------------------------------------------------------------------------------
 # the course's studies through the sweep path
 
