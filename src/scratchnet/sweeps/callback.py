@@ -146,7 +146,7 @@ class SweepCallback(Callback):
         stopped = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted (SIGINT)"
         if sweep._stack is None:  # tracking=none: nothing to end, nothing to summarise
             sweep._ended = True
-            print(f"sweep {sweep.name} {stopped}: tracking=none, no summary", file=sys.stderr)
+            print(f"sweep {sweep.name} {stopped}: no parent run (tracking=none), no summary", file=sys.stderr)
             return True
         with _signals_ignored():  # a second Ctrl-C must not leave the runs half ended
             records = sweep._close(stop, f"the sweep was {stopped} while the job ran")
