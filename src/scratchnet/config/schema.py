@@ -108,6 +108,7 @@ class TrainConfig:
     decay_rate: float = 1.0  # inverse_time and step: lr0 / (1 + decay_rate * epoch or its step count)
     decay_interval: int = 1000  # step: epochs per step
     divergence_factor: Optional[float] = 1000.0  # noqa: UP045 - cost > factor x max(start, 1) diverges; null: NaN/inf only
+    blas_threads: int = 1  # BLAS threads while training (conf/config.yaml: the Slurm allocation, else 1)
 
 
 @dataclass

@@ -125,6 +125,7 @@ def _validate_train(train: DictConfig) -> None:
         raise ConfigError("train.divergence_factor", factor,
                           "a finite number > 1 (a cost above factor x max(starting cost, 1) is divergence), "
                           "or null for NaN/inf only")
+    _at_least("train.blas_threads", train.blas_threads, 1)
 
 
 def _validate_model(model: DictConfig) -> None:

@@ -246,6 +246,11 @@ def existing_run(tracking_uri: str, run_id: str) -> RunLog:
     return RunLog(client, run_id, info.experiment_id, tracking_uri)
 
 
+def end_run(tracking_uri: str, run_id: str, status: str, error: BaseException) -> None:
+    """End a run its own process left open (it died, or was killed): `status`, tag `error`."""
+    existing_run(tracking_uri, run_id)._end(status, error)
+
+
 def _status_for(error: BaseException) -> str:
     """KILLED for Ctrl-C / signal exits, FINISHED for a clean sys.exit(0), FAILED otherwise."""
     if isinstance(error, (KeyboardInterrupt, GeneratorExit)):
