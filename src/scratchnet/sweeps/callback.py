@@ -37,7 +37,6 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from scratchnet import tracking
 from scratchnet.config.overrides import keys, quoted, values, without_plumbing
 from scratchnet.config.validate import check_root
-from scratchnet.files import write_json
 from scratchnet.runs.errors import Terminated
 from scratchnet.runs.multirun import (
     TAG_DIR,
