@@ -201,7 +201,7 @@ def test_slurm_failed_job_counted_failed(slurm, pg_tracking, client, tmp_path):
     proc = slurm_sweep(root, slurm, pg_tracking, "slurm_broken", "experiment=logistic_cat", "optimizer.lr=0.01,-1")
     assert proc.returncode == 1, proc.stderr[-3000:]
     error = "ConfigError: config key optimizer.lr = -1.0: expected a finite number > 0"
-    assert f"job #1 FAILED (experiment=logistic_cat optimizer.lr=-1 tracking=server): {error}" in proc.stderr
+    assert f"job #1 FAILED (experiment=logistic_cat optimizer.lr=-1): {error}" in proc.stderr
     parents, jobs = sweep_runs(client, "slurm_broken")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"  # one job finished: it holds the table
     assert parents[0].data.metrics == {"jobs": 2.0, "failed_jobs": 1.0}
