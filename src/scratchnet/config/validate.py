@@ -19,6 +19,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from scratchnet.config.images import data_problem, model_problem
 from scratchnet.config.schema import Config, optimizer_kwargs
 from scratchnet.data import GENERATORS
 from scratchnet.nn import OPTIMIZERS
@@ -105,6 +106,9 @@ def validate(cfg: DictConfig) -> None:
     _validate_model(cfg.model)
     _validate_optimizer(cfg.optimizer)
     _validate_data(cfg.data)
+    for problem in (model_problem(cfg), data_problem(cfg.data) if cfg.data.kind in ("signs", "images") else None):
+        if problem is not None:  # model.layers, image data options (scratchnet.config.images)
+            raise ConfigError(*problem)
     tracking = cfg.tracking
     if tracking.kind == "local" and not tracking.db:
         raise ConfigError("tracking.db", tracking.db, "the SQLite file of the local store (${paths.root}/mlflow.db)")
@@ -168,7 +172,7 @@ def _validate_data(data: DictConfig) -> None:
             if key not in accepted:
                 raise ConfigError(f"data.params.{key}", value,
                                   f"a parameter of the {data.name} generator, one of {', '.join(accepted)}")
-    elif data.params:
+    elif data.params and data.kind not in ("signs", "images"):
         raise ConfigError("data.params", dict(data.params), f"no params for the {data.kind} set (files, not generated)")
 
 

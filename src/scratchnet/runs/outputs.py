@@ -65,7 +65,7 @@ def write_outputs(folder: Path, cfg: DictConfig, network: Network, ds: Dataset, 
     write_json(folder / "metrics.json", metrics)
     write_json(folder / "timing.json", {"fit_seconds": fit_seconds})
     write_csv(folder / "cost.csv", COST_HEADER, costs)
-    save_model(network, folder / "model.npz")
+    save_model(network, folder / "model.npz", ds.classes, ds.image_shape)  # class names: predict prints them
     write_text(folder / "config.yaml", "# the composed config; paths are relative to paths.root, the checkout\n"
                + OmegaConf.to_yaml(OmegaConf.create(portable_config(cfg))))
     title = f"{cfg.name}: lr={cfg.optimizer.lr:g}, layers {network.describe()}"

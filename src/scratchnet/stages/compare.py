@@ -20,6 +20,7 @@ from scratchnet.data import DataError
 from scratchnet.files import write_json
 from scratchnet.paths import repo_root
 from scratchnet.reports import compare as architecture
+from scratchnet.reports import signs as signs_report
 from scratchnet.reports import studies as course_studies
 from scratchnet.reports.document import Document
 from scratchnet.reports.runs import CompareError, find_runs
@@ -37,10 +38,10 @@ STUDIES_INTRO = ("Course 2's initialisation, regularisation and optimisation stu
 
 
 def build(experiments: Path, out: Path, root: Path, names: list[str] | None = None,
-          studies: list[str] | None = None) -> dict:
+          studies: list[str] | None = None, signs: list[str] | None = None) -> dict:
     """Write report.md, report.html, the figures and summary.json; returns the summary.
     names: the architecture runs (default: every run not in a study); studies: the STUDIES keys
-    (default: every study whose runs are all there)."""
+    (default: every study whose runs are all there); signs: the SIGNS experiments (reports.signs)."""
     runs = find_runs(experiments, names, exclude=[n for s in course_studies.STUDIES.values() for n in s.names])
     study_runs = course_studies.find_studies(experiments, studies)
     datasets = sorted({r.dataset for r in runs})
@@ -56,6 +57,8 @@ def build(experiments: Path, out: Path, root: Path, names: list[str] | None = No
         doc.paragraph(STUDIES_INTRO)
         result["studies"] = {study.key: course_studies.section(doc, study, group, root, out)
                              for study, group in study_runs}
+    if signs:
+        result["signs"] = signs_report.section(doc, experiments, signs, root / "data" / "raw" / "signs")
     for r in runs:
         result["runs"][r.name] = {"dataset": r.dataset, "family": r.family, "layer_dims": r.network.layer_dims,
                                   "n_parameters": r.network.n_parameters, "train_accuracy": r.train_accuracy,
@@ -71,11 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="experiment folders to compare (default: every one not in a study)")
     parser.add_argument("--studies", nargs="*", choices=list(course_studies.STUDIES), default=None,
                         help="course 2 studies to report (default: those whose runs are all there)")
+    parser.add_argument("--signs", nargs="*", default=None,
+                        help="SIGNS experiments for their section (seed summaries or single runs)")
     parser.add_argument("--experiments", type=Path, default=Path("experiments"))
     parser.add_argument("--out", type=Path, default=Path("experiments/report"))
     args = parser.parse_args(argv)
     try:
-        result = build(args.experiments, args.out, repo_root(), args.names, args.studies)
+        result = build(args.experiments, args.out, repo_root(), args.names, args.studies, args.signs)
     except (CompareError, DataError) as e:
         print(f"compare: error: {e}", file=sys.stderr)
         return 1
