@@ -105,7 +105,8 @@ def test_report_rows_carry_metrics_json(repo_copy):
     md = (copy / "experiments" / "report" / "report.md").read_text()
     page = (copy / "experiments" / "report" / "report.html").read_text()
     runs = [o.split("/")[1] for o in declared_outputs(copy, env)
-            if re.fullmatch(r"experiments/[^/]+/metrics.json", o) and o.split("/")[1] not in ("errors", "exp")]
+            if re.fullmatch(r"experiments/[^/]+/metrics.json", o)
+            and o.split("/")[1] not in ("errors", "exp", "error_shift")]
     assert set(SIX) <= set(runs) and "shallow_noisy_moons" in runs
     for name in runs:
         metrics = json.loads((copy / "experiments" / name / "metrics.json").read_text())

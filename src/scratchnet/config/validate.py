@@ -143,7 +143,8 @@ def _validate_model(model: DictConfig) -> None:
                                                   f"{model.family} (model=deep takes any number)")
     if not 0 < model.keep_prob <= 1:
         raise ConfigError("model.keep_prob", model.keep_prob, "a probability in (0, 1]; 1.0 turns dropout off")
-    if not hidden and model.keep_prob != 1:  # dropout acts on hidden layers: it would do nothing
+    if not hidden and not model.layers and model.keep_prob != 1:  # no hidden layer for dropout to act on
+        # (conv/resnet take a dropout spec in model.layers: config.images says so)
         raise ConfigError("model.keep_prob", model.keep_prob,
                           "1.0 for a model without hidden layers (dropout drops hidden units; there are none)")
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from scratchnet.data import Dataset, load_data
-from scratchnet.nn import Network
+from scratchnet.data import load_data
 from scratchnet.reports import stats
 from scratchnet.reports.document import Document
 from scratchnet.reports.runs import CompareError, Run
+from scratchnet.runs.build import inputs
 
 SEED_CHANGES = ("A seed changes everything random in training: the initial weights, the mini-batch order and "
                 "the dropout masks (one generator, RandomState(seed), draws them all); the data, its split and "
@@ -31,13 +31,6 @@ METHOD = ("The interval over seeds is mean ± t·sd/√N (the test examples held
           "examples (another seed and another test set of the same size); a difference is significant when its "
           "Holm-adjusted p-value over the study's {pairs} comparisons is at most {alpha:g}. McNemar's exact test "
           "on the course's seed compares the two single runs on the same examples.")
-
-
-def examples(network: Network, ds: Dataset, split: str) -> np.ndarray:
-    """The `split` ("train" | "test") examples as `network` takes them: columns, or images."""
-    if network.example_axis == 0:
-        return ds.images(split)
-    return ds.X_train if split == "train" else ds.X_test
 
 
 def _number(x: float) -> float | None:
@@ -108,7 +101,7 @@ def course_seed_tests(summary: dict, runs: dict[str, Run], root: Path) -> dict[s
             continue
         ds = load_data(run.config.data, root)
         labels = (ds.Y_train if split == "train" else ds.Y_test).ravel()
-        correct[name] = run.network.predict(examples(run.network, ds, split)).ravel() == labels
+        correct[name] = run.network.predict(inputs(run.network, ds, split)).ravel() == labels
     for key, c in summary["comparisons"].items():
         a, b = c["a"], c["b"]
         if a in correct and b in correct:
