@@ -125,18 +125,13 @@ def fit(
         with rowspace.first_layer_inputs(network, X, optimizer, chosen) as batch:
             for epoch in range(epochs):
                 if schedule is not None:
-                    lr = schedule(lr0, compat.schedule_epoch(epoch) if compat else epoch)
-                    if lr != optimizer.lr or epoch == 0:
-                        result.learning_rates.append((epoch, lr))
-                    optimizer.lr = lr
+                    _schedule_lr(optimizer, schedule(lr0, compat.schedule_epoch(epoch) if compat else epoch),
+                                 epoch, result)
                 if mini:
                     order = (compat.shuffle_rng(epoch, course_rng) if compat else rng).permutation(m)
                     cost = _mini_batches(network, batch, T, order, batch_size, lambd, optimizer, mask_rng)
                 else:
-                    network.forward(batch(None), training=True, rng=mask_rng())
-                    cost = network.cost(T, lambd)
-                    network.backward(T, lambd)
-                    optimizer.step(network.layers)
+                    cost = _full_batch(network, batch(None), T, lambd, optimizer, mask_rng())
                 watch.check(epoch, cost)
                 if epoch % record_every == 0 or epoch == epochs - 1:
                     result.costs.append((epoch, cost))
@@ -146,6 +141,22 @@ def fit(
     finally:
         result.seconds = time.perf_counter() - start
     return result
+
+
+def _schedule_lr(optimizer, lr: float, epoch: int, result: FitResult) -> None:
+    """Set the epoch's learning rate; the history keeps the first and every change."""
+    if lr != optimizer.lr or epoch == 0:
+        result.learning_rates.append((epoch, lr))
+    optimizer.lr = lr
+
+
+def _full_batch(network: Network, X, T, lambd: float, optimizer, rng) -> float:
+    """One step on the whole training set; the cost before the update, as the course prints it."""
+    network.forward(X, training=True, rng=rng)
+    cost = network.cost(T, lambd)
+    network.backward(T, lambd)
+    optimizer.step(network.layers)
+    return cost
 
 
 def _mini_batches(network, batch, T, order, batch_size, lambd, optimizer, mask_rng) -> float:
