@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from refusals import one_error_line
 from scratchnet.nn import OPTIMIZERS, from_specs
 from scratchnet.runs import memory
 
@@ -48,16 +49,6 @@ def train(root: Path, *overrides: str, timeout: float = 300, **extra_env: str) -
                            *(o for o in overrides if not o.startswith("-"))],
                           capture_output=True, text=True, cwd=root, timeout=timeout,
                           env=env(SCRATCHNET_ROOT=str(root), **extra_env))
-
-
-def one_error_line(proc: subprocess.CompletedProcess, *fragments: str) -> str:
-    """Exit 2, exactly one `scratchnet-train: error:` line holding the fragments, no traceback."""
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr, proc.stderr
-    errors = [line for line in proc.stderr.splitlines() if "error" in line.lower()]
-    assert len(errors) == 1 and errors[0].startswith("scratchnet-train: error: "), proc.stderr
-    assert all(f in errors[0] for f in fragments), (fragments, errors[0])
-    return errors[0]
 
 
 def runs(root: Path) -> list[tuple[str, str, str | None]]:

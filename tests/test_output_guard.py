@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from refusals import one_error_line
 from scratchnet.runs import guard
 from scratchnet.runs.outputs import staged
 
@@ -53,11 +54,7 @@ def train(root: Path, *overrides: str, home: Path | None = None) -> subprocess.C
 
 def assert_refused(proc: subprocess.CompletedProcess, *fragments: str) -> None:
     """Exit 2, one error line holding every fragment, no traceback, nothing trained."""
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr, proc.stderr
-    errors = [line for line in proc.stderr.splitlines() if "error" in line.lower()]
-    assert len(errors) == 1 and errors[0].startswith("scratchnet-train: error: "), proc.stderr
-    assert all(f in errors[0] for f in fragments), (fragments, errors[0])
+    one_error_line(proc, *fragments)
     assert "train accuracy" not in proc.stderr  # refused before training
 
 
