@@ -21,6 +21,9 @@ from scratchnet.paths import repo_root, under_root
 KINDS = ("local", "server", "none")  # tracking.kind; the config schema's TrackingKind is made from it
 HEALTH_TIMEOUT = 5.0  # seconds for the first contact with a server; MLflow's own retries take minutes
 MAX_RESULTS = 10000  # runs one search returns at most (a sweep's children)
+# MLflow 3's UI opens an experiment by its kind: without the tag it may take ours for GenAI (traces,
+# judges, prompts) or ask; classic model training opens on runs, charts and comparison
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 
 
 class TrackingError(Exception):
@@ -168,18 +171,22 @@ def connect(uri: str):
 
 
 def get_or_create_experiment(client, tracking_cfg: Any, uri: str, name: str) -> str:
-    """The id of MLflow experiment `name`, created (with its artifact location) if missing."""
+    """The id of MLflow experiment `name`, created (with its artifact location) if missing, and
+    tagged EXPERIMENT_KIND (an experiment made before the tag existed gets it here)."""
     from mlflow.exceptions import MlflowException
 
     with translated(f"getting or creating MLflow experiment {name!r}", uri), store_lock(uri):
         experiment = client.get_experiment_by_name(name)
         if experiment is None:
             try:
-                return client.create_experiment(name, _artifact_location(tracking_cfg, uri, name))
+                return client.create_experiment(name, _artifact_location(tracking_cfg, uri, name),
+                                                tags=dict([EXPERIMENT_KIND]))
             except MlflowException as error:
                 if error.error_code != "RESOURCE_ALREADY_EXISTS":  # another process won the race
                     raise
                 experiment = client.get_experiment_by_name(name)
+        if experiment.lifecycle_stage != "deleted" and experiment.tags.get(EXPERIMENT_KIND[0]) != EXPERIMENT_KIND[1]:
+            client.set_experiment_tag(experiment.experiment_id, *EXPERIMENT_KIND)
     if experiment.lifecycle_stage == "deleted":
         raise TrackingError(f"MLflow experiment {name!r} (id {experiment.experiment_id}) in {uri} is "
                             f"deleted: restore it (`mlflow experiments restore --experiment-id "
