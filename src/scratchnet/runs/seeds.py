@@ -43,6 +43,10 @@ class SeedRun:
     data: str = ""  # the data set's name
 
 
+def _data_key(cfg: DictConfig) -> str:
+    return json.dumps(OmegaConf.to_container(cfg.data, resolve=True), sort_keys=True)
+
+
 @functools.lru_cache(maxsize=8)
 def _data(data_json: str, root: str) -> Dataset:
     """Load a data set once per process (a study trains on it N times per experiment)."""
@@ -67,7 +71,7 @@ def train_seed(run: tuple[tuple[str, ...], int]) -> SeedRun:
     """Validate, train and evaluate one (overrides, seed) of a study; nothing written."""
     cfg = seed_config(*run)
     validate(cfg)
-    ds = _data(json.dumps(OmegaConf.to_container(cfg.data, resolve=True), sort_keys=True), str(cfg.paths.root))
+    ds = _data(_data_key(cfg), str(cfg.paths.root))
     rng = np.random.RandomState(cfg.seed)  # as train(): the weights first, then masks and batches
     network = build_network(cfg, ds, rng)
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is fit's to report
@@ -83,4 +87,9 @@ def train_seed(run: tuple[tuple[str, ...], int]) -> SeedRun:
 def run_study(study: SeedStudy, jobs: int | None = None) -> list[SeedRun]:
     """Every run of the study, in order (experiment by experiment, seed by seed)."""
     runs = study.runs()
-    return run_all(train_seed, runs, jobs or study.jobs or default_jobs(len(runs)))
+    jobs = jobs or study.jobs or default_jobs(len(runs))
+    if jobs > 1:  # compose each experiment and load its data here, once: the forked workers inherit both
+        for overrides in dict.fromkeys(overrides for overrides, _ in runs):
+            cfg = _composed(overrides)
+            _data(_data_key(cfg), str(cfg.paths.root))
+    return run_all(train_seed, runs, jobs)

@@ -7,8 +7,10 @@ so `'experiment=logistic_planar data=noisy_moons name=logistic_noisy_moons'` is 
 goes through the same `train(cfg)` and writes the same experiments/<name>/ and MLflow run as the
 CLI would (byte-identical metrics.json, model.npz, cost.csv); only Hydra's own log file is not
 written. --jobs (default: one per core) runs them in forked workers, each pinned to one BLAS
-thread. An expected failure (bad config, missing data, divergence) ends the stage with one line
-and exit code 2 after the runs in flight; the runs already written stay.
+thread; the imports every run needs (Hydra's compose, the data loaders, MLflow, matplotlib) are made once, before the
+fork, and no store is open yet, so each worker opens its own connection. An expected failure (bad
+config, missing data, divergence) ends the stage with one line and exit code 2; the runs already
+written stay.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ import argparse
 import signal
 import sys
 
+from scratchnet.data import load_data
+from scratchnet.reports import plots
 from scratchnet.runs.batch import RunFailed, compose, console_logging, default_jobs, run_all, split_overrides
 from scratchnet.runs.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXPECTED_ERRORS, on_sigterm
 from scratchnet.runs.train import train
+from scratchnet.tracking.store import preload
 
 
 def train_one(overrides: list[str]) -> str:
@@ -40,8 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     console_logging()
     signal.signal(signal.SIGTERM, on_sigterm)
     runs = [split_overrides(spec) for spec in args.runs]
+    jobs = args.jobs or default_jobs(len(runs))
     try:
-        for line in run_all(train_one, runs, args.jobs or default_jobs(len(runs))):
+        if jobs > 1:  # warm what every run imports, once, so the forked workers start with it
+            first = compose(runs[0])
+            load_data(first.data, first.paths.root)  # the loaders' imports (h5py; sklearn for generated sets)
+            preload(first.tracking)
+            plots.preload()
+        for line in run_all(train_one, runs, jobs):
             print(line)
     except (RunFailed, *EXPECTED_ERRORS) as error:
         print(f"train: error: {error}", file=sys.stderr)

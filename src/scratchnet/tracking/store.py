@@ -170,6 +170,18 @@ def connect(uri: str):
         return MlflowClient(tracking_uri=uri)
 
 
+def preload(tracking_cfg: Any) -> None:
+    """Import what logging a run imports, without opening any store: a stage that forks its workers
+    afterwards pays MLflow's ~2 s of imports once, not once a worker (none for tracking=none)."""
+    if _kind(tracking_cfg) == "none":
+        return
+    os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"  # before mlflow is imported
+    import mlflow.data.schema  # noqa: F401 - log_dataset
+    import mlflow.pyfunc  # noqa: F401 - log_model
+    if resolve_uri(tracking_cfg).startswith("sqlite:"):
+        import mlflow.store.tracking.sqlalchemy_store  # noqa: F401 - the client's store
+
+
 def get_or_create_experiment(client, tracking_cfg: Any, uri: str, name: str) -> str:
     """The id of MLflow experiment `name`, created (with its artifact location) if missing, and
     tagged EXPERIMENT_KIND (an experiment made before the tag existed gets it here)."""
