@@ -41,6 +41,7 @@ class SeedRun:
     labels: np.ndarray  # (m,) true labels on `split`
     fit_seconds: float = 0.0
     data: str = ""  # the data set's name
+    first_cost: float | None = None  # the cost recorded at epoch 0 (cost.csv's first row), if recorded
 
 
 def _data_key(cfg: DictConfig) -> str:
@@ -80,8 +81,10 @@ def train_seed(run: tuple[tuple[str, ...], int]) -> SeedRun:
     split = "train" if ds.X_test is None else "test"
     labels = ds.Y_train if split == "train" else ds.Y_test
     predictions = network.predict(examples(network, ds, split))
+    first = fitted.costs[0] if fitted.costs and fitted.costs[0][0] == 0 else None
     return SeedRun(cfg.name, int(cfg.seed), metrics, split, predictions.ravel().astype(np.int64),
-                   np.asarray(labels).ravel().astype(np.int64), fitted.seconds, ds.name)
+                   np.asarray(labels).ravel().astype(np.int64), fitted.seconds, ds.name,
+                   None if first is None else float(first[1]))
 
 
 def run_study(study: SeedStudy, jobs: int | None = None) -> list[SeedRun]:
