@@ -13,7 +13,7 @@ export DO_NOT_TRACK := 1
 # dvc stages call plain `python`: make it the venv's
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv data all test system-deps bench
+.PHONY: venv data all long test system-deps bench
 
 venv: $(STAMP)
 
@@ -27,6 +27,10 @@ data: venv
 
 all: venv data
 	$(BIN)/dvc repro
+
+# the opt-in long runs (ResNet50, SIGNS over many seeds): hours on 2 cores, never part of `all`
+long: venv data
+	$(BIN)/dvc repro long/dvc.yaml
 
 # the Debian packages the tests drive (chromium, slurm-wlm + munge, postgresql): installed when
 # missing and we may (root or sudo -n), else a message and those tests skip saying why

@@ -66,3 +66,14 @@ def pg_tracking(postgres, tmp_path_factory, report):
         report.append(f"mlflow server on PostgreSQL: /health answered {time.monotonic() - started:.1f} s "
                       f"after start (schema migrations included)")
         yield server
+
+
+@pytest.fixture(autouse=True)
+def _no_hydra_left_initialised():
+    """Fail the test that leaves Hydra's global state initialised (the next make_cfg would raise)."""
+    yield
+    from hydra.core.global_hydra import GlobalHydra
+
+    if GlobalHydra.instance().is_initialized():
+        GlobalHydra.instance().clear()
+        pytest.fail("the test left Hydra's GlobalHydra initialised")

@@ -32,10 +32,11 @@ def make_cfg(*overrides: str):
 
 def test_the_course_experiments_are_all_there():
     # course 2's studies (init_*, reg_*, opt_*) are checked in tests/test_course2_table.py
-    assert EXPERIMENTS == ["deep_cat", "deep_planar", "init_he", "init_large_random", "init_zeros", "logistic_cat",
-                           "logistic_planar", "opt_adam", "opt_gd", "opt_momentum", "reg_dropout", "reg_l2",
-                           "reg_none", "shallow_cat", "shallow_planar"]
-    assert DATA == sorted(["cat", "football", *GENERATORS])
+    assert EXPERIMENTS == ["conv_cat", "conv_signs", "deep_cat", "deep_planar", "dense_signs", "init_he",
+                           "init_large_random", "init_zeros", "logistic_cat", "logistic_planar", "opt_adam", "opt_gd",
+                           "opt_momentum", "reg_dropout", "reg_l2", "reg_none", "resnet50_signs", "resnet_cat",
+                           "resnet_signs", "shallow_cat", "shallow_planar"]
+    assert DATA == sorted(["cat", "football", "images", "signs", *GENERATORS])
 
 
 # the course table's settings: (data, hidden, activation, initializer, seed, lr, epochs, record_every)
@@ -77,7 +78,8 @@ def test_without_an_experiment_the_defaults_are_the_deep_cat_net():
 
 @pytest.mark.parametrize("data", DATA)
 def test_every_data_set_composes_and_validates(data):
-    overrides = [f"data={data}"] + (["model.output_activation=softmax"] if data == "blobs" else [])
+    overrides = [f"data={data}"] + (["model.output_activation=softmax"] if data in ("blobs", "signs") else []) + (
+        ["data.path=photos"] if data == "images" else [])  # images: the user's folder, no default
     cfg = make_cfg(*overrides)
     validate(cfg)
     assert cfg.data.name == data
@@ -147,11 +149,11 @@ def test_optimizer_kwargs_pass_only_the_set_hyperparameters():
     ("model.output_activation=tanh", "Invalid value 'tanh', expected one of [sigmoid, softmax]"),
     ("model.initializer=glorot", "Invalid value 'glorot', expected one of [zeros, small_random, large_random, "
                                  "course_deep, he, xavier, glorot_uniform]"),
-    ("model.family=wide", "Invalid value 'wide', expected one of [logistic, shallow, deep]"),
+    ("model.family=wide", "Invalid value 'wide', expected one of [logistic, shallow, deep, conv, resnet]"),
     ("optimizer.name=sgd", "Invalid value 'sgd', expected one of [gd, momentum, adam]"),
     ("train.lr_schedule=cosine", "Invalid value 'cosine', expected one of [constant, inverse_time, step]"),
     ("dtype=float16", "Invalid value 'float16', expected one of [float64, float32]"),
-    ("data.kind=csv", "Invalid value 'csv', expected one of [cat, football, generated]"),
+    ("data.kind=csv", "Invalid value 'csv', expected one of [cat, football, generated, signs, images]"),
     ("tracking.kind=wandb", "Invalid value 'wandb', expected one of [local, server, none]"),
 ])
 def test_wrong_types_and_unknown_keys_fail_while_composing(override, message):
@@ -187,7 +189,8 @@ def test_an_unknown_experiment_lists_the_available_ones():
     ("seed=-1", "config key seed = -1: expected an integer in [0, 2**32)"),
     ("name=a/b", "config key name = 'a/b': expected letters, digits and _ . + - only"),
     ("+foo=1", "config key foo = 1: expected a known key, one of name, seed, dtype, data, model"),
-    ("+model.depth=3", "config key model.depth = 3: expected a known key, one of family, hidden, hidden_activation"),
+    ("+model.depth=3", "config key model.depth = 3: expected a known key, one of family, hidden, layers, "
+                       "hidden_activation"),
     ("train.decay_rate=0", "config key train.decay_rate = 0.0: expected a number > 0"),
     ("optimizer.name=adam optimizer.beta1=1", "config key optimizer.beta1 = 1.0: expected a decay rate in [0, 1)"),
 ])

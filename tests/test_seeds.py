@@ -122,8 +122,8 @@ def test_the_stage_trains_writes_and_compares(tmp_path, capsys):
     out = tmp_path / "two_jobs"
     assert seeds_stage.main(["cat", "--studies", str(studies), "--out", str(out), "--jobs", "2"]) == 0
     assert "seeds cat: deep_cat - logistic_cat:" in capsys.readouterr().out
-    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "per_seed.csv", "predictions.npz", "run.json",
-                                                     "timing.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".scratchnet-run.json", "metrics.json", "per_seed.csv",
+                                                     "predictions.npz", "run.json", "timing.json"]
     summary = json.loads((out / "metrics.json").read_text())
     rows = [line.split(",") for line in (out / "per_seed.csv").read_text().splitlines()[1:]]
     assert [(r[0], r[1]) for r in rows] == [(e, str(s)) for e in ("logistic_cat", "deep_cat") for s in range(3)]

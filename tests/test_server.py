@@ -206,12 +206,11 @@ def images(tmp_path_factory) -> list[Path]:
 def test_pyfunc_served_over_http_matches_scratchnet_predict(deep_cat, server, images, tmp_path):
     import urllib.request
 
-    from scratchnet.cli.predict import load_cat_model, load_image, predict_image
-    from scratchnet.data.cat import image_to_column
+    from scratchnet.cli.predict import load_classifier, load_image, predict_image
 
     root, run = deep_cat
     model_file = root / "experiments" / "deep_cat" / "model.npz"
-    X = np.hstack([image_to_column(load_image(p)) for p in images])  # (12288, 50)
+    X = np.hstack([load_image(p).reshape(1, -1).T for p in images])  # (12288, 50), as load_cat flattens
 
     def invoke(url: str, rows: np.ndarray) -> np.ndarray:
         body = json.dumps({"inputs": rows.tolist()}).encode()  # rows are examples: (m, 12288)
@@ -222,8 +221,8 @@ def test_pyfunc_served_over_http_matches_scratchnet_predict(deep_cat, server, im
     with servers.model_server(f"runs:/{run['run_id']}/pyfunc", tmp_path / "serve.log", server.url) as s:
         one_by_one = np.vstack([invoke(s.url, X[:, [k]].T) for k in range(X.shape[1])])  # (50, 1)
         batch = invoke(s.url, X.T)  # (50, 1)
-    network = load_cat_model(model_file)
-    local = np.array([predict_image(network, p).p_cat for p in images])
+    classifier = load_classifier(model_file)
+    local = np.array([predict_image(classifier, p).probabilities[1] for p in images])  # P(cat)
     served = one_by_one
     # image by image the server does the same arithmetic as scratchnet-predict: equal to the bit
     np.testing.assert_array_equal(one_by_one[:, 0], local)

@@ -151,6 +151,11 @@ def test_slurm_sweep_summary(lr_sweep, client):
         (str(n), "FINISHED", lr) for n, lr in LR_COMPARE.items()]
     parent = sweep_runs(client, "lr_compare")[0][0]
     assert parent.data.metrics == {"jobs": 3.0, "failed_jobs": 0.0}
+    # the launcher's settings, as conf/hydra/launcher/slurm.yaml gives them
+    assert {k: v for k, v in parent.data.params.items() if k.startswith("sweep.slurm.")} == {
+        "sweep.slurm.partition": "null", "sweep.slurm.cpus_per_task": "1", "sweep.slurm.mem_gb": "2",
+        "sweep.slurm.timeout_min": "60", "sweep.slurm.array_parallelism": "16"}
+    assert parent.data.params["sweep.launcher"] == "hydra_plugins.scratchnet_slurm.SlurmLauncher"
     assert [r["run_id"] for r in rows] == [r.info.run_id for r in sweep_runs(client, "lr_compare")[1]]
     listed = {f.path for f in client.list_artifacts(parent.info.run_id, "summary")}
     assert listed == {"summary/summary.csv", "summary/summary.md", "summary/cost_curves.png"}
@@ -185,14 +190,20 @@ def test_slurm_sweep_metrics_equal_basic_launcher(lr_sweep):
             assert (local / str(num) / name).read_bytes() == (slurm_out / name).read_bytes(), (num, name)
 
 
-@pytest.mark.xfail(strict=True, reason="src machinery: BLAS threads of a Slurm job come from the affinity "
-                   "mask (all node cores under task/none), not from its allocation, and there is no "
-                   "train.blas_threads (issue 15, phase B)")
-def test_slurm_jobs_use_the_cores_they_are_given(lr_sweep, client):
-    """cpus_per_task=1 (the preset's): every job records and uses 1 BLAS thread."""
+def test_slurm_jobs_use_the_cores_they_are_given(lr_sweep, slurm, pg_tracking, client, tmp_path):
+    """Each job trains with the cores it asked for: train.blas_threads from $SLURM_CPUS_PER_TASK
+    (1 under the preset, 2 with cpus_per_task=2), recorded as the param and as the threads train used."""
     for job in sweep_runs(client, "lr_compare")[1]:
-        assert job.data.params.get("train.blas_threads") == "1"
+        assert job.data.params["train.blas_threads"] == "1"
         assert job.data.tags["scratchnet.sweep.blas_threads"] == "1"
+    root = cat_root(tmp_path)
+    proc = slurm_sweep(root, slurm, pg_tracking, "slurm_two_cores", "experiment=logistic_cat", "train.epochs=50",
+                       "seed=1,2", "hydra.launcher.cpus_per_task=2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    parents, jobs = sweep_runs(client, "slurm_two_cores")
+    assert parents[0].data.params["sweep.slurm.cpus_per_task"] == "2"
+    assert [(r.data.params["train.blas_threads"], r.data.tags["scratchnet.sweep.blas_threads"]) for r in jobs] == [
+        ("2", "2"), ("2", "2")]
 
 
 def test_slurm_failed_job_counted_failed(slurm, pg_tracking, client, tmp_path):
@@ -201,7 +212,7 @@ def test_slurm_failed_job_counted_failed(slurm, pg_tracking, client, tmp_path):
     proc = slurm_sweep(root, slurm, pg_tracking, "slurm_broken", "experiment=logistic_cat", "optimizer.lr=0.01,-1")
     assert proc.returncode == 1, proc.stderr[-3000:]
     error = "ConfigError: config key optimizer.lr = -1.0: expected a finite number > 0"
-    assert f"job #1 FAILED (experiment=logistic_cat optimizer.lr=-1 tracking=server): {error}" in proc.stderr
+    assert f"job #1 FAILED (experiment=logistic_cat optimizer.lr=-1): {error}" in proc.stderr
     parents, jobs = sweep_runs(client, "slurm_broken")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"  # one job finished: it holds the table
     assert parents[0].data.metrics == {"jobs": 2.0, "failed_jobs": 1.0}
@@ -211,47 +222,133 @@ def test_slurm_failed_job_counted_failed(slurm, pg_tracking, client, tmp_path):
     assert [(r["job"], r["status"], r["error"]) for r in rows] == [("0", "FINISHED", ""), ("1", "FAILED", error)]
 
 
-def _wait_running(client, name: str, n: int, proc: subprocess.Popen, timeout: float = 180) -> None:
+def _wait_running(client, name: str, n: int, proc: subprocess.Popen, timeout: float = 180,
+                  job: int | None = None) -> None:
+    """Until n job runs of the sweep are RUNNING (among them job number `job`, if given)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, f"the sweep ended ({proc.returncode}) before its jobs ran"
-        jobs = sweep_runs(client, name)[1]
-        if len([r for r in jobs if r.info.status == "RUNNING"]) == n:
+        running = [int(r.data.tags["scratchnet.sweep.job"]) for r in sweep_runs(client, name)[1]
+                   if r.info.status == "RUNNING"]
+        if len(running) == n and (job is None or job in running):
             return
         time.sleep(1)
     pytest.fail(f"{n} RUNNING job runs of {name} not seen within {timeout:.0f} s")
 
 
-@pytest.mark.xfail(strict=True, reason="src machinery: submitit's SIGTERM handler ignores scancel's SIGTERM, "
-                   "so the jobs die by SIGKILL with their runs RUNNING and no result, and the launching "
-                   "process waits for it forever (no sacct); issue 15, phase B")
-def test_scancel_ends_the_sweeps_runs_killed(slurm, pg_tracking, client, tmp_path):
-    """`scancel -n <sweep>` while both jobs train: both child runs and the parent end KILLED, the
-    command ends on its own with a non-zero exit and the summary lists the jobs KILLED."""
-    root = cat_root(tmp_path)
-    name = "slurm_cancelled"
-    with open(tmp_path / "sweep.out", "wb") as out, open(tmp_path / "sweep.err", "wb") as err:
-        proc = slurm_sweep(root, slurm, pg_tracking, name, "experiment=deep_cat", "seed=1,2",
-                           "train.iterations=1000000", stdout=out, stderr=err)  # minutes of training
+@contextlib.contextmanager
+def running_sweep(root: Path, slurm, server, name: str, *overrides: str):
+    """A Slurm sweep started in the background (its own session); yields (proc, stderr file), and
+    stops it by its PID (SIGTERM, then SIGKILL) if it still runs at the end."""
+    err_path = root / "sweep.err"
+    with open(root / "sweep.out", "wb") as out, open(err_path, "wb") as err:
+        proc = slurm_sweep(root, slurm, server, name, *overrides, stdout=out, stderr=err)
     try:
-        _wait_running(client, name, 2, proc)
-        cancel = slurm.run(clusters.SLURM_BIN["scancel"], f"--name={name}")
-        assert cancel.returncode == 0, cancel.stderr
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(SCANCEL_GRACE)
-        ended = proc.poll()
+        yield proc, err_path
     finally:
-        if proc.poll() is None:  # stop the launching process we started, by its PID
+        if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
-                proc.wait(15)
+                proc.wait(SCANCEL_GRACE + 60)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(5)
+
+
+def _ended(proc: subprocess.Popen, timeout: float) -> int | None:
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout)
+    return proc.poll()
+
+
+def _our_tasks(slurm, name: str) -> list[str]:
+    """`<array job>_<task> <state>` of the sweep's tasks still pending or running."""
+    return [line for line in slurm.queue() if f" {name} " in f" {line} "]
+
+
+def test_scancel_ends_the_sweeps_runs_killed(slurm, pg_tracking, client, tmp_path):
+    """`scancel -n <sweep>` while both jobs train: both child runs and the parent end KILLED, the
+    command ends on its own, exits 1 naming the jobs, and the summary lists them KILLED."""
+    root = cat_root(tmp_path)
+    name = "slurm_cancelled"
+    with running_sweep(root, slurm, pg_tracking, name, "experiment=deep_cat", "seed=1,2",
+                       "train.epochs=1000000") as (proc, err):  # minutes of training
+        _wait_running(client, name, 2, proc)
+        cancel = slurm.run(clusters.SLURM_BIN["scancel"], f"--name={name}")
+        assert cancel.returncode == 0, cancel.stderr
+        ended = _ended(proc, SCANCEL_GRACE)
+    parents, jobs = sweep_runs(client, name)
+    assert [(r.info.status, r.data.tags["error"]) for r in jobs] == [("KILLED", "Terminated")] * 2
+    assert ended == 1, f"exit {ended}, {SCANCEL_GRACE} s after scancel:\n{err.read_text()[-3000:]}"
+    assert [(p.info.status, p.data.tags["error"]) for p in parents] == [("KILLED", "JobsKilled: 2 of 2 jobs KILLED")]
+    assert [(r["job"], r["status"]) for r in summary_rows(root / "experiments" / "sweeps" / name)] == [
+        ("0", "KILLED"), ("1", "KILLED")]
+    lines = err.read_text().splitlines()
+    summary = root / "experiments" / "sweeps" / name / "summary.md"
+    assert f"sweep {name}: 0 of 2 jobs finished; summary in {summary}" in lines
+    assert "  job #1 KILLED (experiment=deep_cat seed=2 train.epochs=1000000): Terminated" in lines
+
+
+def test_ctrl_c_cancels_the_sweeps_jobs(slurm, pg_tracking, client, tmp_path):
+    """Ctrl-C in the launching process: it scancels its jobs (they end their runs KILLED), ends the
+    parent KILLED, writes the summary and exits 130 with one line; nothing is left in the queue."""
+    root = cat_root(tmp_path)
+    name = "slurm_ctrl_c"
+    with running_sweep(root, slurm, pg_tracking, name, "experiment=deep_cat", "seed=1,2",
+                       "train.epochs=1000000") as (proc, err):
+        _wait_running(client, name, 2, proc)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends; the jobs are not in this process group
+        ended = _ended(proc, SCANCEL_GRACE + 30)
+    assert ended == 130, err.read_text()[-3000:]
+    assert _our_tasks(slurm, name) == []
     parents, jobs = sweep_runs(client, name)
     assert [r.info.status for r in jobs] == ["KILLED", "KILLED"]
-    assert ended is not None, f"the sweep command still ran {SCANCEL_GRACE} s after scancel"
-    assert ended != 0
-    assert [p.info.status for p in parents] == ["KILLED"]
+    assert [(p.info.status, p.data.tags["error"]) for p in parents] == [("KILLED", "KeyboardInterrupt")]
+    summary = root / "experiments" / "sweeps" / name / "summary.md"
+    assert [ln for ln in err.read_text().splitlines() if not ln.startswith("[20")] == [
+        f"sweep {name} interrupted (SIGINT): 0 of 2 started jobs finished, 2 KILLED; summary in {summary}"]
+
+
+def _task_pids(task: str) -> list[int]:
+    """The PIDs of the Python processes running Slurm array task `task` (<array job>_<index>), found
+    by their environment: the single node is this machine."""
+    array_job, index = task.split("_")
+    want = {f"SLURM_ARRAY_JOB_ID={array_job}".encode(), f"SLURM_ARRAY_TASK_ID={index}".encode()}
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            environ = set((proc / "environ").read_bytes().split(b"\0"))
+            cmdline = (proc / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        argv = cmdline.split(b"\0")
+        if want <= environ and argv[0].endswith((b"python", b"python3")) and b"submitit.core._submit" in argv:
+            pids.append(int(proc.name))
+    return pids
+
+
+def test_a_job_killed_without_a_result_is_summarised_killed(slurm, pg_tracking, client, tmp_path):
+    """SIGKILL to one task's Python (as the OOM killer would): no result file, so the launcher
+    finds it gone from the queue, records it KILLED with the reason, ends its run KILLED, and still
+    collects the other job and writes the summary; no wait forever, exit 1."""
+    root = cat_root(tmp_path)
+    name = "slurm_lost"
+    with running_sweep(root, slurm, pg_tracking, name, "experiment=logistic_cat", "train.epochs=100,1000000") as (
+            proc, err):
+        _wait_running(client, name, 1, proc, job=1)  # job 0 (100 epochs) is done in a second
+        task = next(line.split()[0] for line in _our_tasks(slurm, name) if line.split()[0].endswith("_1"))
+        pids = _task_pids(task)
+        assert pids, f"no process of Slurm task {task} found"
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        ended = _ended(proc, SCANCEL_GRACE + 30)
+    assert ended == 1, err.read_text()[-3000:]
+    parents, jobs = sweep_runs(client, name)
+    logs = [p.read_text()[-2000:] for p in (root / "multirun" / name / "slurm").glob("*_1_0_log.*")]
+    assert [r.info.status for r in jobs] == ["FINISHED", "KILLED"], (jobs[1].data.tags.get("error"), logs)
+    reason = jobs[1].data.tags["error"]
+    assert reason.startswith(f"JobStopped: Slurm job {task} ended ") and "without a result" in reason, reason
+    assert [(p.info.status, p.data.tags["error"]) for p in parents] == [("KILLED", "JobsKilled: 1 of 2 jobs KILLED")]
     rows = summary_rows(root / "experiments" / "sweeps" / name)
-    assert [r["status"] for r in rows] == ["KILLED", "KILLED"]
+    assert [(r["job"], r["status"]) for r in rows] == [("0", "FINISHED"), ("1", "KILLED")]
+    assert rows[1]["error"] == reason

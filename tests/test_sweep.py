@@ -15,7 +15,7 @@ from scratchnet import tracking
 from scratchnet.cli import sweep as sweep_cli
 from scratchnet.data import make_flower, save_dataset
 from scratchnet.runs.multirun import TAG_JOB, TAG_OVERRIDES, TAG_ROLE, TAG_SWEEP, TAG_THREADS
-from scratchnet.runs.threads import blas_threads
+from scratchnet.runs.threads import launcher_jobs
 from scratchnet.sweeps.callback import SweepCallback
 from scratchnet.sweeps.records import MARKER_FILE, JobRecord, swept_keys, with_unrecorded
 from scratchnet.sweeps.summary import over_seeds, run_table, table
@@ -61,11 +61,30 @@ def planar_file(tmp_path) -> Path:
 # units
 
 
-@pytest.mark.parametrize("n_jobs, cores, threads", [
-    (1, 2, 2), (2, 2, 1), (3, 2, 1), (2, 8, 4), (3, 8, 2), (None, 4, 4), (-1, 4, 1), (-2, 4, 1), (-3, 8, 1),
+@pytest.mark.parametrize("launcher, jobs", [
+    ({"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"}, 1),
+    ({"_target_": "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher", "n_jobs": 2}, 2),
+    ({"_target_": "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher", "n_jobs": 1}, 1),
+    ({"_target_": "hydra_plugins.scratchnet_slurm.SlurmLauncher", "array_parallelism": 16}, 16),
 ])
-def test_blas_threads_keep_jobs_times_threads_within_cores(n_jobs, cores, threads):
-    assert blas_threads(n_jobs, cores) == threads
+def test_launcher_jobs_counts_the_jobs_that_run_at_once(launcher, jobs):
+    from omegaconf import OmegaConf
+
+    assert launcher_jobs(OmegaConf.create({"launcher": launcher})) == jobs
+
+
+@pytest.mark.parametrize("env, threads", [({}, 1), ({"SLURM_CPUS_PER_TASK": "3"}, 3)])
+def test_blas_threads_default_to_the_slurm_allocation_else_one(monkeypatch, env, threads):
+    from hydra import compose, initialize_config_dir
+
+    from scratchnet.paths import CONF_DIR
+
+    monkeypatch.delenv("SLURM_CPUS_PER_TASK", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=["experiment=deep_cat"])
+    assert cfg.train.blas_threads == threads
 
 
 def test_swept_keys_are_those_that_differ():
@@ -135,7 +154,7 @@ def test_joblib_sweep_one_parent_every_child_once_and_the_summary_matches(tmp_pa
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert len(runs) == 4 and len(children) == 3
     assert sorted(int(c.data.tags[TAG_JOB]) for c in children) == [0, 1, 2]  # each job exactly once
-    threads = str(blas_threads(2))
+    threads = "1"  # train.blas_threads: 1 outside a Slurm allocation, whatever n_jobs
     by_lr = {}
     for child in children:
         tags, params = child.data.tags, child.data.params
@@ -246,6 +265,35 @@ def test_a_sweep_over_seeds_aggregates_them(tmp_path):
     md = (folder / "summary.md").read_text()
     assert "## Over seeds" in md and "| optimizer.lr | n | test/accuracy mean |" in md
     assert (folder / "cost_curves.png").is_file()
+
+
+def test_jobs_train_with_the_blas_threads_asked_for_and_repeat_byte_for_byte(tmp_path):
+    """train.blas_threads=2: both jobs record 2 (threadpoolctl's count inside train) and, one config
+    and seed, write the same metrics.json, cost.csv and model.npz."""
+    proc = run_sweep(tmp_path, "experiment=deep_cat", "train.epochs=300", "train.first_layer=plain",
+                     "train.blas_threads=2", "name=twice_a,twice_b", "hydra.callbacks.sweep.name=threads")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    children = [r for r in all_runs(client_for(tmp_path)) if r.data.tags.get(TAG_ROLE) == "job"]
+    assert sorted((r.data.tags[TAG_THREADS], r.data.params["train.blas_threads"]) for r in children) == [
+        ("2", "2"), ("2", "2")]
+    jobs = tmp_path / "experiments" / "sweeps" / "threads"
+    for name in ("metrics.json", "cost.csv", "model.npz"):
+        assert (jobs / "0" / name).read_bytes() == (jobs / "1" / name).read_bytes(), name
+
+
+def test_a_slurm_signal_delay_that_does_not_fit_the_time_limit_is_refused_before_anything_starts(tmp_path):
+    """signal_delay_s=120 with a 1-minute limit would land submitit's pre-timeout signal at the start
+    (a preemption: the job is requeued): one line, exit 2, no store, no parent run, nothing submitted."""
+    proc = run_sweep(tmp_path, "experiment=logistic_cat", "seed=1,2", "hydra/launcher=slurm",
+                     "hydra.launcher.timeout_min=1")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines()[-1] == (
+        "scratchnet sweep: error: hydra.launcher.signal_delay_s = 120: expected 0 to 30 s for "
+        "hydra.launcher.timeout_min = 1: at most max(20% of the limit, 600 s), or submitit takes the "
+        "pre-timeout signal for a preemption and requeues the job, and at most half the limit, or the signal "
+        "stops the job early")
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "multirun").exists()
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -98,7 +98,9 @@ def test_shrunk_run_writes_every_output_and_records_it_in_mlflow(experiment, tmp
     assert result["output_dir"] == str(out)
     expected_files = {"metrics.json", "timing.json", "cost.csv", "model.npz", "config.yaml", "run.json",
                       "plots/cost.png"} | ({"plots/decision_boundary.png"} if experiment.endswith("planar") else set())
-    assert set(snapshot(out)) == expected_files
+    assert set(snapshot(out)) == expected_files | {".scratchnet-run.json"}
+    marker = json.loads((out / ".scratchnet-run.json").read_text())  # what a later run may replace
+    assert (marker["written_by"], marker["format"], marker["files"]) == ("scratchnet", 1, sorted(expected_files))
     assert [p.name for p in out.parent.iterdir()] == [experiment]  # no staging folder left behind
 
     # metrics.json agrees with the saved model, re-evaluated from model.npz
@@ -281,21 +283,23 @@ def test_a_failure_while_writing_outputs_keeps_the_previous_set_and_fails_the_ru
 
 def test_staged_replaces_the_whole_set_only_on_success(tmp_path):
     out = tmp_path / "run"
-    out.mkdir()
-    (out / "old_only.txt").write_text("old")
-    (out / "metrics.json").write_text("old")
+    with staged(out) as staging:  # a previous run's set: two files and the marker listing them
+        (staging / "old_only.txt").write_text("old")
+        (staging / "metrics.json").write_text("old")
+    before = snapshot(out)
+    assert set(before) == {"old_only.txt", "metrics.json", ".scratchnet-run.json"}
     with pytest.raises(RuntimeError), staged(out) as staging:
         (staging / "metrics.json").write_text("new")
         raise RuntimeError("half-way")
-    assert snapshot(out) == {"old_only.txt": b"old", "metrics.json": b"old"}
+    assert snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
     with staged(out) as staging:
         (staging / "metrics.json").write_text("new")
-    assert snapshot(out) == {"metrics.json": b"new"}  # the stale file from the old set is gone
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert {k: v for k, v in snapshot(out).items() if k != ".scratchnet-run.json"} == {"metrics.json": b"new"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # the stale file from the old set is gone
     with staged(tmp_path / "fresh" / "run") as staging:
         (staging / "a").write_text("1")
-    assert snapshot(tmp_path / "fresh") == {"run/a": b"1"}
+    assert set(snapshot(tmp_path / "fresh")) == {"run/a", "run/.scratchnet-run.json"}
 
 
 # ---------------------------------------------------------------------------------------------------

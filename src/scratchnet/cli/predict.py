@@ -1,26 +1,35 @@
-"""Predict cat / non-cat on your own images with a trained model: `scratchnet-predict photo.jpg`.
+"""Classify your own images with a trained model: `scratchnet-predict photo.jpg [--model m.npz]`.
 
-An image goes through the same steps as the training data: any format Pillow reads, EXIF
-orientation applied, converted to RGB, resized to 64x64 with bicubic resampling (Pillow's default
-for `resize`, which the course's own "test with your own image" cell used), then flattened as
-`x.reshape(1, -1).T / 255` into a (12288, 1) column. Imports NumPy, Pillow and the NumPy core only
-(no MLflow, no Hydra), so one prediction takes well under a second.
+Any model training writes: dense or convolutional, a sigmoid or a softmax output, 2 classes or K.
+The class names come from the model file ("cat" / "non-cat", "0".."5" for SIGNS); a file from before
+they were stored is the course's cat model when it takes 64x64x3 images and tells 2 classes apart
+(named non-cat / cat), else its classes are named by their index.
+An image goes through scratchnet.data.read_image, the same rule as the training folders: any
+format and mode Pillow reads (16-bit, 32-bit and float images scaled by their true range, or
+refused in one line), EXIF orientation applied, transparency over white, RGB, resized to the model's
+image size with bicubic resampling, / 255; a dense model then takes it flattened as x.reshape(1, -1).T.
+The default --model is experiments/deep_cat/model.npz under the repo root (paths.repo_root), from
+whichever folder you run it. Imports NumPy, Pillow and the NumPy core only (no MLflow, no Hydra).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from scratchnet.data.cat import CLASSES, IMAGE_SHAPE, N_FEATURES
-from scratchnet.models import ModelFileError, load_model
+from scratchnet.data import DataError, read_image
+from scratchnet.data.cat import CLASSES as CAT_CLASSES
+from scratchnet.data.cat import IMAGE_SHAPE as CAT_SHAPE
+from scratchnet.models import ModelFileError, read_model
 from scratchnet.nn import Network
+from scratchnet.paths import repo_root
 
-DEFAULT_MODEL = Path("experiments/deep_cat/model.npz")
+DEFAULT_MODEL = Path("experiments/deep_cat/model.npz")  # under the repo root
 
 
 class ImageFileError(Exception):
@@ -28,52 +37,71 @@ class ImageFileError(Exception):
 
 
 @dataclass(frozen=True)
+class Classifier:
+    """A trained network with what predict needs beside it: the class names and the image size."""
+
+    network: Network
+    classes: tuple[str, ...]
+    image_shape: tuple[int, int, int]  # (H, W, 3) the images are resized to
+
+
+@dataclass(frozen=True)
 class Prediction:
     path: Path
     label: str  # the predicted class name
     probability: float  # the model's probability of `label`, in [0, 1]
-    p_cat: float  # P(cat | image)
+    probabilities: tuple[float, ...]  # one per class, in the order of Classifier.classes
 
     def line(self) -> str:
         return f"{self.path}: {self.label} (p={self.probability:.2f})"
 
 
-def load_image(path: str | Path) -> np.ndarray:
-    """Read any image Pillow can decode as a (64, 64, 3) uint8 array (RGB, bicubic resize)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+def load_classifier(path: str | Path) -> Classifier:
+    """The model file at `path` as a Classifier; ModelFileError if it is not a model of images."""
+    model = read_model(path)
+    network = model.network
+    n_classes = 2 if network.output == "sigmoid" else network.n_outputs
+    shape = model.image_shape or _image_shape(network)
+    if shape is None or len(shape) != 3 or shape[2] != 3 or math.prod(shape) != math.prod(network.input_shape):
+        raise ModelFileError(f"model file {path} takes {math.prod(network.input_shape)} input features per "
+                             f"example ({network.describe()}), not RGB images: predict needs a model trained "
+                             f"on images (cat, signs, an image folder)")
+    classes = model.classes
+    if classes is None:  # written before model files named their classes
+        classes = CAT_CLASSES if n_classes == 2 and tuple(shape) == CAT_SHAPE else tuple(map(str, range(n_classes)))
+    return Classifier(network, tuple(classes), tuple(int(n) for n in shape))
 
+
+def _image_shape(network: Network) -> tuple[int, ...] | None:
+    """An image net's own input shape; for a dense net of n = 3 s^2 inputs, (s, s, 3)."""
+    if len(network.input_shape) == 3:
+        return network.input_shape
+    side = math.isqrt(network.input_shape[0] // 3)
+    return (side, side, 3) if 3 * side * side == network.input_shape[0] else None
+
+
+def load_image(path: str | Path, shape: tuple[int, int, int] = CAT_SHAPE) -> np.ndarray:
+    """One image file as (H, W, 3) float64 in [0, 1] at the model's size (scratchnet.data.read_image);
+    ImageFileError with one line on a missing, non-image or undecodable file."""
     path = Path(path)
     if not path.exists():
         raise ImageFileError(f"image file {path} not found")
     if not path.is_file():
         raise ImageFileError(f"image file {path} is not a file (use --dir for a folder)")
     try:
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)  # phone photos store their rotation in EXIF
-            rgb = image.convert("RGB")  # drops alpha, expands palette and greyscale
-            rgb = rgb.resize((IMAGE_SHAPE[1], IMAGE_SHAPE[0]), Image.Resampling.BICUBIC)  # (width, height)
-            array = np.asarray(rgb, dtype=np.uint8)
-    except UnidentifiedImageError:
-        raise ImageFileError(f"{path} is not an image Pillow can read "
-                             f"(expected e.g. JPEG, PNG, GIF, BMP, TIFF, WebP)") from None
-    except (OSError, ValueError, Image.DecompressionBombError) as e:
-        raise ImageFileError(f"{path}: cannot decode the image ({e})") from None
-    return array  # (64, 64, 3)
+        return read_image(path, shape[:2])
+    except DataError as error:
+        raise ImageFileError(str(error)) from None
 
 
-def predict_image(network: Network, path: str | Path) -> Prediction:
-    """Classify one image file with `network` (12288 inputs, sigmoid or 2-way softmax output)."""
-    X = network.input_from_images(load_image(path)[None] / 255.0)  # (12288, 1) or (1, 64, 64, 3)
-    A = network.predict_proba(X)  # (1, 1) sigmoid or (2, 1) softmax
-    p_cat = float(A[0, 0] if A.shape[0] == 1 else A[1, 0])
-    label = int(network.predict(X)[0, 0])
-    probability = p_cat if label == 1 else 1.0 - p_cat
-    return Prediction(Path(path), CLASSES[label], probability, p_cat)
-
-
-def load_cat_model(path: str | Path) -> Network:
-    """load_model with the checks a cat classifier needs: 12288 inputs, two classes."""
-    return load_model(path, n_features=N_FEATURES, n_classes=len(CLASSES))
+def predict_image(classifier: Classifier, path: str | Path) -> Prediction:
+    """Classify one image file: the most probable class and its probability."""
+    network = classifier.network
+    X = network.input_from_images(load_image(path, classifier.image_shape)[None])  # (n_x, 1) or (1, H, W, 3)
+    A = network.predict_proba(X)[:, 0]  # (1,) P(class 1) for sigmoid, (K,) for softmax
+    probabilities = (1.0 - float(A[0]), float(A[0])) if A.shape[0] == 1 else tuple(float(a) for a in A)
+    label = int(network.predict(X)[0, 0])  # sigmoid: p > 0.5 as the course; softmax: argmax
+    return Prediction(Path(path), classifier.classes[label], probabilities[label], probabilities)
 
 
 def image_files(directory: Path) -> list[Path]:
@@ -94,12 +122,13 @@ def image_files(directory: Path) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="scratchnet-predict",
-        description="Classify images as cat / non-cat with a trained scratchnet model. "
-                    "Prints '<file>: <class> (p=<probability of that class>)' per image.")
+        description="Classify images with a trained scratchnet model (cat / non-cat, SIGNS 0-5, your own "
+                    "classes). Prints '<file>: <class> (p=<probability of that class>)' per image.")
     parser.add_argument("images", nargs="*", type=Path, help="image files (any format Pillow reads)")
     parser.add_argument("--dir", type=Path, help="also classify every image file in this folder")
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
-                        help=f"model file written by training (default: {DEFAULT_MODEL})")
+    parser.add_argument("--model", type=Path, default=None,
+                        help=f"model file written by training (default: {DEFAULT_MODEL} under the repo root, "
+                             f"{repo_root()})")
     args = parser.parse_args(argv)
     if not args.images and args.dir is None:
         parser.error("give at least one image file or --dir DIR")
@@ -109,14 +138,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     try:
-        network = load_cat_model(args.model)
+        classifier = load_classifier(args.model if args.model is not None else repo_root() / DEFAULT_MODEL)
         paths = list(args.images) + (image_files(args.dir) if args.dir is not None else [])
     except (ModelFileError, ImageFileError) as e:
         return fail(str(e))
     failures = 0
     for path in paths:  # one bad file does not hide the others' predictions
         try:
-            print(predict_image(network, path).line(), flush=True)
+            print(predict_image(classifier, path).line(), flush=True)
         except ImageFileError as e:
             failures += 1
             fail(str(e))

@@ -34,9 +34,12 @@ HiddenActivation = _names("HiddenActivation", HIDDEN_ACTIVATIONS)
 OutputActivation = _names("OutputActivation", OUTPUT_ACTIVATIONS)
 Initializer = _names("Initializer", INITIALIZERS)
 OptimizerName = _names("OptimizerName", OPTIMIZERS)
-DataKind = _names("DataKind", ("cat", "football", "generated"))
+DataKind = _names("DataKind", ("cat", "football", "generated", "signs", "images"))
 TrackingKind = _names("TrackingKind", TRACKING_KINDS)
-Family = _names("Family", ("logistic", "shallow", "deep"))  # from the model group; validate checks the depth
+# from the model group: the dense families take `hidden` (validate checks the depth), conv and
+# resnet a list of layer specs (`layers`); the reports rank ties in this order
+Family = _names("Family", ("logistic", "shallow", "deep", "conv", "resnet"))
+DENSE_FAMILIES = ("logistic", "shallow", "deep")
 
 # Bookkeeping ("plumbing"): what a run is called and where its outputs, data and MLflow records go,
 # never what is trained. Run names, a sweep job's overrides and a study's settings leave these out.
@@ -51,16 +54,38 @@ def is_plumbing(key: str) -> bool:
 
 @dataclass
 class DataConfig:
-    name: str = MISSING  # cat, football, planar, noisy_circles, ... (also the MLflow experiment)
-    kind: DataKind = MISSING  # cat | football | generated
-    path: str = MISSING  # cat: the folder of both .h5; football: data.mat; generated: the .h5
-    params: dict[str, Any] = field(default_factory=dict)  # generated only: GENERATORS[name](**params)
+    name: str = MISSING  # cat, football, planar, signs, ... (also the MLflow experiment)
+    kind: DataKind = MISSING  # cat | football | generated | signs | images
+    # cat: the folder of both .h5; football: data.mat; generated: the .h5; signs: data/raw/signs;
+    # images: a folder of image files (one sub-folder per class, or the class in each file's name)
+    path: str = MISSING
+    # the loader's options, checked by validate against the loader: generated: GENERATORS[name](**params);
+    # signs: exclude_test_copies; images: size, labels, name_pattern, test_path, classes,
+    # exclude_test_copies (IMAGE_OPTIONS); cat and football take none
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+# data.kind images: data.params' keys and what each means (conf/data/images.yaml sets every one)
+IMAGE_OPTIONS = {
+    "size": "the side the images are resized to, or [height, width] (64: the course's)",
+    "labels": "folder (one sub-folder per class) or name (the class at the start of each file name)",
+    "name_pattern": "labels=name: a regular expression whose group 1 is the class ('^(.)': the first character)",
+    "test_path": "a folder of test images read with the same rules (null: no test split)",
+    "classes": "the class names in label order (null: the sorted names found)",
+    "exclude_test_copies": "leave out training images that copy a test image (true)",
+}
+SIGNS_OPTIONS = {"exclude_test_copies": "leave out the export's training copies of test images (true)"}
+IMAGE_KINDS = ("cat", "signs", "images")  # the kinds whose examples are images (conv and resnet need one)
 
 
 @dataclass
 class ModelConfig:
-    family: Family = MISSING  # logistic | shallow | deep: set by conf/model/<family>.yaml
-    hidden: list[int] = field(default_factory=list)  # hidden sizes only; n_x from the data, output 1
+    family: Family = MISSING  # logistic | shallow | deep | conv | resnet: set by conf/model/<family>.yaml
+    hidden: list[int] = field(default_factory=list)  # dense families: hidden sizes only; n_x from the data
+    # conv and resnet: the layer specs up to the output layer, which the builder appends (dense 1 for
+    # sigmoid, n_classes for softmax): "relu", "flatten" or {type: conv2d, filters: 8, f: 4, ...};
+    # the keys of each type are its layer class's (scratchnet.nn.layers), checked by validate
+    layers: list[Any] = field(default_factory=list)
     hidden_activation: HiddenActivation = HiddenActivation.relu
     output_activation: OutputActivation = OutputActivation.sigmoid  # sigmoid: 1 unit; softmax: one per class
     initializer: Initializer = Initializer.course_deep
@@ -107,6 +132,11 @@ class TrainConfig:
     lr_schedule: Schedule = Schedule.constant  # constant | inverse_time | step, per epoch
     decay_rate: float = 1.0  # inverse_time and step: lr0 / (1 + decay_rate * epoch or its step count)
     decay_interval: int = 1000  # step: epochs per step
+    divergence_factor: Optional[float] = 1000.0  # noqa: UP045 - cost > factor x max(start, 1) diverges; null: NaN/inf only
+    blas_threads: int = 1  # BLAS threads while training (conf/config.yaml: the Slurm allocation, else 1)
+    # train and test accuracy at every recorded epoch too (accuracy.csv, MLflow train/accuracy and
+    # test/accuracy with step = epoch): one inference pass over both splits each time
+    record_accuracy: bool = False
 
 
 @dataclass

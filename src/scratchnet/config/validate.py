@@ -1,8 +1,10 @@
 """`validate(cfg)`: what the schema's types cannot say, checked before any data is read.
 
 Ranges (lr > 0, sizes >= 1, probabilities), a model family's depth, the hyperparameters an
-optimizer or a generator takes, and the keys Hydra's `+key=value` adds even to a typed config.
-Each failure raises ConfigError naming the key, the value and what is allowed.
+optimizer or a generator takes, the run's name and root, and the keys Hydra's `+key=value` adds
+even to a typed config. Each failure raises ConfigError naming the key, the value and what is
+allowed. The name and the root are also checked while Hydra builds its own run folder from them
+(the ${scratchnet_checked_root:} and ${scratchnet_checked_name:} resolvers), before it writes anything.
 """
 
 from __future__ import annotations
@@ -10,17 +12,21 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+import os
 import re
 import typing
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from scratchnet.config.images import data_problem, model_problem
 from scratchnet.config.schema import Config, optimizer_kwargs
 from scratchnet.data import GENERATORS
 from scratchnet.nn import OPTIMIZERS
 
-NAME_PATTERN = re.compile(r"[A-Za-z0-9_.+-]+")  # the name becomes a folder: no slashes or spaces
+# the name becomes a folder: no slashes or spaces, and no leading dot (".", "..", hidden folders,
+# and the staging folders .<name>.*.tmp beside the outputs)
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9_.+-]*")
 # a model family's number of hidden layers (deep takes any: the depth sweep runs 0 to 4 on one group)
 DEPTHS = {"logistic": (0, "no hidden layer (model.hidden=[])"), "shallow": (1, "exactly one hidden layer")}
 
@@ -37,6 +43,38 @@ def _show(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_show(v) for v in value) + "]"
     return repr(str(value)) if isinstance(value, str) else str(value)
+
+
+class StartRefused(BaseException):
+    """A bad name or root met while Hydra sets up its run folder, before anything is written.
+
+    Hydra turns an Exception raised there into a traceback and exit 1 (run_and_report in
+    hydra._internal.utils); a BaseException passes through it, as Ctrl-C does, to the entry point
+    (scratchnet.cli.train.main), which prints the one line and exits 2.
+    """
+
+
+def check_name(name: Any) -> str:
+    """`name` if it can name a folder of its own; else ConfigError."""
+    if not NAME_PATTERN.fullmatch(str(name)):
+        raise ConfigError("name", name, "letters, digits and _ . + - only, not starting with '.' (it names a folder)")
+    return str(name)
+
+
+def check_root(root: Any) -> str:
+    """`root` if it is an existing folder; else ConfigError (nothing is created there)."""
+    if not str(root) or not os.path.isdir(str(root)):
+        raise ConfigError("paths.root", root, "an existing folder: the checkout, or $SCRATCHNET_ROOT")
+    return str(root)
+
+
+def _refusing(check):
+    def resolver(value: Any) -> str:
+        try:
+            return check(value)
+        except ConfigError as error:
+            raise StartRefused(str(error)) from None
+    return resolver
 
 
 def _at_least(key: str, value: Any, low: float, strict: bool = False) -> None:
@@ -60,14 +98,17 @@ def validate(cfg: DictConfig) -> None:
     Reads no data: it runs before the loaders, so a typo costs nothing.
     """
     _no_unknown_keys(cfg, Config, "")  # Hydra's `+key=value` adds keys even to a typed config
-    if not NAME_PATTERN.fullmatch(str(cfg.name)):
-        raise ConfigError("name", cfg.name, "letters, digits and _ . + - only (it names a folder)")
+    check_name(cfg.name)
+    check_root(cfg.paths.root)
     if not 0 <= cfg.seed < 2**32:
         raise ConfigError("seed", cfg.seed, "an integer in [0, 2**32) (a NumPy RandomState seed)")
     _validate_train(cfg.train)
     _validate_model(cfg.model)
     _validate_optimizer(cfg.optimizer)
     _validate_data(cfg.data)
+    for problem in (model_problem(cfg), data_problem(cfg.data) if cfg.data.kind in ("signs", "images") else None):
+        if problem is not None:  # model.layers, image data options (scratchnet.config.images)
+            raise ConfigError(*problem)
     tracking = cfg.tracking
     if tracking.kind == "local" and not tracking.db:
         raise ConfigError("tracking.db", tracking.db, "the SQLite file of the local store (${paths.root}/mlflow.db)")
@@ -83,6 +124,12 @@ def _validate_train(train: DictConfig) -> None:
         _at_least("train.batch_size", train.batch_size, 1)
     _at_least("train.decay_rate", train.decay_rate, 0, strict=True)
     _at_least("train.decay_interval", train.decay_interval, 1)
+    factor = train.divergence_factor
+    if factor is not None and not (isinstance(factor, (int, float)) and math.isfinite(factor) and factor > 1):
+        raise ConfigError("train.divergence_factor", factor,
+                          "a finite number > 1 (a cost above factor x max(starting cost, 1) is divergence), "
+                          "or null for NaN/inf only")
+    _at_least("train.blas_threads", train.blas_threads, 1)
 
 
 def _validate_model(model: DictConfig) -> None:
@@ -96,6 +143,9 @@ def _validate_model(model: DictConfig) -> None:
                                                   f"{model.family} (model=deep takes any number)")
     if not 0 < model.keep_prob <= 1:
         raise ConfigError("model.keep_prob", model.keep_prob, "a probability in (0, 1]; 1.0 turns dropout off")
+    if not hidden and model.keep_prob != 1:  # dropout acts on hidden layers: it would do nothing
+        raise ConfigError("model.keep_prob", model.keep_prob,
+                          "1.0 for a model without hidden layers (dropout drops hidden units; there are none)")
 
 
 def _validate_optimizer(optimizer: DictConfig) -> None:
@@ -122,5 +172,10 @@ def _validate_data(data: DictConfig) -> None:
             if key not in accepted:
                 raise ConfigError(f"data.params.{key}", value,
                                   f"a parameter of the {data.name} generator, one of {', '.join(accepted)}")
-    elif data.params:
+    elif data.params and data.kind not in ("signs", "images"):
         raise ConfigError("data.params", dict(data.params), f"no params for the {data.kind} set (files, not generated)")
+
+
+for _name, _check in (("scratchnet_checked_root", check_root), ("scratchnet_checked_name", check_name)):
+    if not OmegaConf.has_resolver(_name):
+        OmegaConf.register_new_resolver(_name, _refusing(_check))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableSequence
 from pathlib import Path
 
 from scratchnet.data.cat import load_cat
@@ -9,6 +10,8 @@ from scratchnet.data.dataset import Dataset, load_dataset
 from scratchnet.data.errors import DataError, require_file
 from scratchnet.data.football import load_football
 from scratchnet.data.generators import GENERATORS
+from scratchnet.data.images import load_images
+from scratchnet.data.signs import load_signs
 from scratchnet.paths import under_root
 
 GENERATED_HINT = "run `dvc repro generate` to generate the 2-D sets into data/generated/"
@@ -20,7 +23,9 @@ def data_path(data_cfg, root: str | Path) -> Path:
 
 
 def load_data(data_cfg, root: str | Path) -> Dataset:
-    """The Dataset for a `data` config: cat (folder), football (data.mat) or a generated .h5.
+    """The Dataset for a `data` config: cat (folder), football (data.mat), a generated .h5, signs
+    (data/raw/signs) or images (any folder; data.params as load_images takes them, test_path and
+    every other path taken from the repo root).
 
     A generated set is read from the file `dvc repro generate` wrote; a missing file raises DataError
     saying so. The file must hold the set the config names, drawn with the config's data.params.
@@ -43,4 +48,17 @@ def load_data(data_cfg, root: str | Path) -> Dataset:
                             f"drawn with other params; set them in conf/data/{data_cfg.name}.yaml and "
                             f"{GENERATED_HINT}", path)
         return ds
-    raise DataError(f"data.kind: expected cat, football or generated, found {data_cfg.kind!r}")
+    if data_cfg.kind == "signs":
+        return load_signs(path, **_options(data_cfg))
+    if data_cfg.kind == "images":
+        options = _options(data_cfg)
+        test_path = options.pop("test_path", None)
+        size = options.pop("size", 64)
+        return load_images(path, test_path=None if test_path is None else under_root(test_path, root),
+                           size=size if isinstance(size, int) else tuple(size), name=str(data_cfg.name), **options)
+    raise DataError(f"data.kind: expected cat, football, generated, signs or images, found {data_cfg.kind!r}")
+
+
+def _options(data_cfg) -> dict:
+    """data.params as plain values (a config's list, such as size or classes, as a list)."""
+    return {str(k): list(v) if isinstance(v, MutableSequence) else v for k, v in data_cfg.params.items()}

@@ -14,7 +14,7 @@ from scratchnet.nn.network import DTYPES, Network, upgrade_config
 from scratchnet.nn.optimizers import OPTIMIZERS, Adam, GradientDescent, Momentum, make_optimizer
 from scratchnet.nn.rowspace import FIRST_LAYERS
 from scratchnet.nn.schedules import SCHEDULES, make_schedule
-from scratchnet.nn.stacks import dense_stack, from_specs
+from scratchnet.nn.stacks import SpecError, dense_stack, from_specs
 from scratchnet.nn.training import DIVERGENCE_FACTOR, DivergenceError, FitResult, fit
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "OPTIMIZERS",
     "OUTPUTS",
     "SCHEDULES",
+    "SpecError",
     "Adam",
     "CourseCompat",
     "DivergenceError",

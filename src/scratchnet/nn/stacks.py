@@ -16,6 +16,14 @@ from scratchnet.nn.network import DTYPES, Network
 Spec = dict[str, Any] | str  # {"type": "dense", "units": 20} or the short form "relu"
 
 
+class SpecError(ValueError):
+    """A layer spec that does not build: which one (its index in the list), its type and why."""
+
+    def __init__(self, index: int, kind: Any, reason: str):
+        self.index, self.kind, self.reason = index, kind, reason
+        super().__init__(f"layer {index} ({kind}): {reason}" if kind in LAYERS else f"layer {index}: {reason}")
+
+
 def _spec(spec: Spec) -> dict[str, Any]:
     """'relu' -> {"type": "activation", "name": "relu"}; dicts pass as they are."""
     if isinstance(spec, str):
@@ -40,6 +48,7 @@ def from_specs(input_shape: Sequence[int], specs: Sequence[Spec], output: str = 
     """A new network: each spec's layer in order, weights drawn from rng in that order.
 
     specs end with the output layer (e.g. {"type": "dense", "units": 6}); `output` is the head.
+    A spec that does not build raises SpecError (a ValueError) naming its index and type.
     """
     _check_choices(initializer, dtype, output)
     if isinstance(rng, (int, np.integer)):
@@ -51,12 +60,12 @@ def from_specs(input_shape: Sequence[int], specs: Sequence[Spec], output: str = 
         spec = _spec(raw)
         kind = spec.get("type")
         if kind not in LAYERS:
-            raise ValueError(f"layer {i}: unknown type {kind!r}; known: {', '.join(sorted(LAYERS))}")
+            raise SpecError(i, kind, f"unknown type {kind!r}; known: {', '.join(sorted(LAYERS))}")
         try:
             layer = LAYERS[kind].init(spec, shape, rng, init, dtype)
             shape = layer.output_shape(shape)
         except (ValueError, KeyError, TypeError) as error:
-            raise ValueError(f"layer {i} ({kind}): {error}") from None
+            raise SpecError(i, kind, str(error)) from None
         layers.append(layer)
     return Network(input_shape, layers, output)
 

@@ -107,7 +107,10 @@ def best_cat_experiment(experiments: Path, names: list[str] | None = None) -> tu
     """The experiments/*cat*/ folder (or one of `names`) with the best test accuracy (ties: train
     accuracy, then the name)."""
     candidates = []
-    paths = [experiments / n / "metrics.json" for n in names] if names else experiments.glob("*cat*/metrics.json")
+    # pathlib's * matches hidden names too: skip .<name>.*.tmp staging folders (a run still writing,
+    # or one a hard kill left half-written)
+    paths = [experiments / n / "metrics.json" for n in names] if names else \
+        [p for p in experiments.glob("*cat*/metrics.json") if not p.parent.name.startswith(".")]
     for path in sorted(paths):
         try:
             metrics = json.loads(path.read_text())

@@ -11,15 +11,28 @@ from __future__ import annotations
 from omegaconf import DictConfig, OmegaConf
 
 from scratchnet.config.overrides import without_plumbing
-from scratchnet.runs.threads import blas_threads, launcher_jobs
+from scratchnet.runs.threads import blas_threads_in_use
 
 TAG_SWEEP = "scratchnet.sweep"  # the sweep's name, on the parent and on every child
 TAG_ROLE = "scratchnet.sweep.role"  # parent | job
 TAG_JOB = "scratchnet.sweep.job"  # hydra.job.num
 TAG_OVERRIDES = "scratchnet.sweep.overrides"  # the job's overrides, plumbing left out, space-separated
-TAG_THREADS = "scratchnet.sweep.blas_threads"
+TAG_THREADS = "scratchnet.sweep.blas_threads"  # the BLAS threads the job trained with (threadpoolctl's count)
 TAG_DIR = "scratchnet.sweep.dir"  # where the summary was written
 TAG_FIGURE = "scratchnet.sweep.figure"
+
+
+class JobInterrupted(Exception):
+    """A sweep job stopped by Ctrl-C or SIGTERM, its run already ended KILLED.
+
+    An Exception on purpose, where a single run exits 130 / 143: a SystemExit would slip past Hydra's
+    run_job (no on_job_end, so no job.json) and past submitit's `except Exception` in a Slurm job (no
+    result file, so the launching process never hears back). The sweep callback takes it as KILLED.
+    """
+
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(f"stopped by {signal_name}; the run ended KILLED")
+        self.signal_name = signal_name  # SIGINT | SIGTERM
 
 
 def in_multirun() -> bool:
@@ -46,4 +59,4 @@ def job_context(tracking_cfg) -> tuple[str | None, dict[str, str]]:
     hydra = HydraConfig.get()
     return parent, {TAG_SWEEP: tracking_cfg.get("sweep") or "", TAG_ROLE: "job", TAG_JOB: str(hydra.job.num),
                     TAG_OVERRIDES: " ".join(without_plumbing(job_overrides(hydra))),
-                    TAG_THREADS: str(blas_threads(launcher_jobs(hydra)))}
+                    TAG_THREADS: str(blas_threads_in_use())}  # inside train(): its pinned pools

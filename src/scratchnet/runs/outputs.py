@@ -1,12 +1,15 @@
-"""A run's outputs: written into a staging folder swapped in whole, with a portable config.yaml."""
+"""A run's outputs: written into a staging folder swapped in whole (over a previous run's only), with a
+portable config.yaml."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -15,6 +18,10 @@ from scratchnet.data import Dataset
 from scratchnet.files import umask, write_csv, write_json, write_text
 from scratchnet.models import save_model
 from scratchnet.nn import Network
+from scratchnet.runs import guard
+from scratchnet.tracking.process import Process, dead_reason, this_process
+
+log = logging.getLogger(__name__)
 
 COST_HEADER = ("epoch", "cost")  # cost.csv; dvc.yaml's plots name the same columns
 
@@ -68,7 +75,7 @@ def write_outputs(folder: Path, cfg: DictConfig, network: Network, ds: Dataset, 
     write_json(folder / "metrics.json", metrics)
     write_json(folder / "timing.json", {"fit_seconds": fit_seconds})
     write_csv(folder / "cost.csv", COST_HEADER, costs)
-    save_model(network, folder / "model.npz")
+    save_model(network, folder / "model.npz", ds.classes, ds.image_shape)  # class names: predict prints them
     write_text(folder / "config.yaml", "# the composed config; paths are relative to paths.root, the checkout\n"
                + OmegaConf.to_yaml(OmegaConf.create(portable_config(cfg))))
     title = f"{cfg.name}: lr={cfg.optimizer.lr:g}, layers {network.describe()}"
@@ -79,23 +86,55 @@ def write_outputs(folder: Path, cfg: DictConfig, network: Network, ds: Dataset, 
                                 f"{cfg.name}: train accuracy {100 * accuracy:.2f}%")
 
 
+def _staging_prefix(output_dir: Path) -> str:
+    """.<name>.<pid>-<start ticks>-<place>. : the staging folder names the process that owns it."""
+    me = this_process()
+    return f".{output_dir.name}.{me.pid}-{me.start}-{me.place}."
+
+
+def clean_stale_staging(output_dir: Path) -> list[Path]:
+    """Remove the staging folders beside output_dir that processes of this host, now dead, left
+    behind (a hard kill mid-write); the removed paths. Those of live processes stay."""
+    pattern = re.compile(re.escape(f".{output_dir.name}.") + r"(\d+)-(-?\d+)-([0-9a-f]{8})\.[^./]+\.tmp")
+    me, removed = this_process(), []
+    try:
+        siblings = list(output_dir.parent.iterdir())
+    except OSError:
+        return removed
+    for path in siblings:
+        match = pattern.fullmatch(path.name)
+        if not match or match[3] != me.place or path.is_symlink() or not path.is_dir():
+            continue
+        owner = Process(me.host, me.machine, me.boot, me.pid_ns, int(match[1]), int(match[2]))
+        if dead_reason(owner, me):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+            log.info("removed %s, the staging folder of a dead process", path)
+    return removed
+
+
 @contextlib.contextmanager
-def staged(output_dir: Path) -> Iterator[Path]:
+def staged(output_dir: Path, root: Path | None = None, keep: Iterable[Path] = ()) -> Iterator[Path]:
     """Yield an empty staging folder beside output_dir; on success it replaces output_dir whole.
 
-    On any error (or Ctrl-C) the staging folder is removed and output_dir keeps its previous
-    content. The swap is two renames (old out of the way, new in), so only a crash between them
-    can leave output_dir missing, with the previous set still at .<name>.old-*.
+    output_dir must be absent, empty or a previous run's outputs (runs.guard), checked again just
+    before the swap; the staging folder gets the marker listing what the run wrote. On any error
+    (or Ctrl-C) the staging folder is removed and output_dir keeps its previous content. The swap
+    is two renames (old out of the way, new in), so only a crash between them can leave output_dir
+    missing, with the previous set still at .<name>.old-*.
     """
+    guard.check_replaceable(output_dir, root, keep)
     try:
         output_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".tmp", dir=output_dir.parent))
+        clean_stale_staging(output_dir)
+        staging = Path(tempfile.mkdtemp(prefix=_staging_prefix(output_dir), suffix=".tmp", dir=output_dir.parent))
     except OSError as error:
         raise OutputError(output_dir, error) from None
     staging.chmod(0o777 & ~umask())  # mkdtemp makes it 0700; the outputs are an ordinary folder
     try:
         yield staging
-        _swap(staging, output_dir)
+        guard.write_marker(staging)
+        _swap(staging, output_dir, guard.check_replaceable(output_dir, root, keep))
     except BaseException as error:
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(error, OSError):  # disk full, permissions: the previous outputs are intact
@@ -103,7 +142,7 @@ def staged(output_dir: Path) -> Iterator[Path]:
         raise
 
 
-def _swap(staging: Path, output_dir: Path) -> None:
+def _swap(staging: Path, output_dir: Path, previous: set[str]) -> None:
     old = None
     if output_dir.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.old-", dir=output_dir.parent))
@@ -115,11 +154,13 @@ def _swap(staging: Path, output_dir: Path) -> None:
             os.replace(old, output_dir)
         raise
     if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        guard.remove_run_files(old, previous)  # what the previous run wrote, nothing else
 
 
-def check_output_dir(output_dir: Path) -> None:
-    """Fail before training, not after it, when output_dir's folder cannot be created or written."""
+def check_output_dir(output_dir: Path, root: Path | None = None, keep: Iterable[Path] = ()) -> None:
+    """Fail before training, not after it, when output_dir may not be replaced (runs.guard) or its
+    folder cannot be created or written."""
+    guard.check_replaceable(output_dir, root, keep)
     try:
         output_dir.parent.mkdir(parents=True, exist_ok=True)
         Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".check", dir=output_dir.parent)).rmdir()

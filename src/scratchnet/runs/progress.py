@@ -25,9 +25,11 @@ class Progress:
         self.start = time.perf_counter()
         self.drawn = False
 
-    def __call__(self, epoch: int, cost: float) -> None:
+    def __call__(self, epoch: int, cost: float, note: str = "") -> None:
+        """Show epoch (counted from 0, as the course prints it), cost and `note` (e.g. the accuracies)."""
         elapsed = time.perf_counter() - self.start
-        line = f"{self.label}  epoch {epoch}/{self.total}  cost {cost:.6f}  {elapsed:.1f} s"
+        note = f"{note}  " if note else ""
+        line = f"{self.label}  epoch {epoch}/{self.total}  cost {cost:.6f}  {note}{elapsed:.1f} s"
         log.debug(line)
         if self.tty:
             self.stream.write("\r\033[K" + line)  # \033[K clears what a longer previous line left

@@ -22,9 +22,8 @@ from omegaconf import DictConfig, OmegaConf
 from scratchnet.config import validate
 from scratchnet.config.seeds import SeedStudy
 from scratchnet.data import Dataset, load_data
-from scratchnet.reports.seeds import examples
 from scratchnet.runs.batch import compose, default_jobs, run_all
-from scratchnet.runs.build import build_network, fit_network
+from scratchnet.runs.build import build_network, fit_network, inputs
 from scratchnet.runs.threads import pinned_blas
 from scratchnet.runs.train import evaluate
 
@@ -67,20 +66,24 @@ def seed_config(overrides: tuple[str, ...], seed: int) -> DictConfig:
     return cfg
 
 
-@pinned_blas
 def train_seed(run: tuple[tuple[str, ...], int]) -> SeedRun:
     """Validate, train and evaluate one (overrides, seed) of a study; nothing written."""
-    cfg = seed_config(*run)
+    return _train(seed_config(*run))
+
+
+@pinned_blas  # as train(): cfg.train.blas_threads BLAS threads (another count may sum in another order)
+def _train(cfg: DictConfig) -> SeedRun:
     validate(cfg)
     ds = _data(_data_key(cfg), str(cfg.paths.root))
     rng = np.random.RandomState(cfg.seed)  # as train(): the weights first, then masks and batches
     network = build_network(cfg, ds, rng)
+    X_train, X_test = inputs(network, ds, "train"), inputs(network, ds, "test")  # images for image nets
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is fit's to report
-        fitted = fit_network(cfg, network, ds, rng)
-    metrics = evaluate(network, ds, cfg.train.lambd) | {"epochs": fitted.epochs}
-    split = "train" if ds.X_test is None else "test"
+        fitted = fit_network(cfg, network, X_train, ds.Y_train, rng)  # no per-epoch accuracy: nothing written
+    metrics = evaluate(network, ds, cfg.train.lambd, X_train, X_test) | {"epochs": fitted.epochs}
+    split = "train" if X_test is None else "test"
     labels = ds.Y_train if split == "train" else ds.Y_test
-    predictions = network.predict(examples(network, ds, split))
+    predictions = network.predict(X_train if split == "train" else X_test)
     first = fitted.costs[0] if fitted.costs and fitted.costs[0][0] == 0 else None
     return SeedRun(cfg.name, int(cfg.seed), metrics, split, predictions.ravel().astype(np.int64),
                    np.asarray(labels).ravel().astype(np.int64), fitted.seconds, ds.name,

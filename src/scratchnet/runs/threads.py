@@ -1,4 +1,9 @@
-"""BLAS threads: one for every training run, and a cap per sweep job so jobs x threads <= cores."""
+"""BLAS threads: `train.blas_threads` for every training run, pinned while train() runs.
+
+The default (conf/config.yaml) is the Slurm allocation, $SLURM_CPUS_PER_TASK, else 1: a sweep's jobs
+run side by side, so locally one thread each, and on a cluster the cores each job was given (under
+`TaskPlugin=task/none` the affinity mask holds every core of the node, so it cannot say).
+"""
 
 from __future__ import annotations
 
@@ -7,50 +12,48 @@ import os
 
 from omegaconf import DictConfig, OmegaConf
 
-# One BLAS thread for every run: OpenBLAS sums some products in another order with more threads, so
-# the weights (and metrics.json) would depend on the core count and on the launcher (joblib jobs get
-# cores // n_jobs threads). Measured on the 2-core dev machine, 1 thread is as fast for the row-space
-# path (deep_cat 0.32 s either way) and faster under load for the plain path (2.6 s vs 8.5 s).
-BLAS_THREADS = 1
-
 
 def pinned_blas(func):
-    """Run `func` with BLAS_THREADS BLAS threads, whatever the process's cap."""
+    """Run `func(cfg, ...)` with cfg.train.blas_threads BLAS threads, whatever the process's cap.
+
+    A given thread count is deterministic; another count may not be: OpenBLAS sums some products in
+    another order with more threads (~1e-16 in the weights, and for deep_cat in metrics.json).
+    """
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):
+    def wrapper(cfg, *args, **kwargs):
         from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
-            return func(*args, **kwargs)
+        threads = max(1, int(cfg.train.blas_threads))  # < 1: validate() inside func refuses it
+        with threadpool_limits(limits=threads, user_api="blas"):
+            return func(cfg, *args, **kwargs)
     return wrapper
 
 
+def blas_threads_in_use() -> int:
+    """The threads of this process's BLAS pools now (threadpoolctl's view; 1 if none is loaded)."""
+    from threadpoolctl import threadpool_info
+
+    return max((lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"), default=1)
+
+
 def available_cores() -> int:
-    """The cores this process may run on (the affinity mask, so SLURM/cgroup limits count)."""
+    """The cores this process may run on (the affinity mask, so cgroup/cpuset limits count)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
 
 
-def blas_threads(n_jobs: int | None, cores: int | None = None) -> int:
-    """BLAS threads per job so that n_jobs x threads <= cores: max(1, cores // n_jobs).
-
-    n_jobs follows joblib: None or 0 means 1, a negative value means cores + 1 + n_jobs (-1 = all).
-    """
-    cores = cores or available_cores()
-    n = 1 if not n_jobs else int(n_jobs)
-    if n < 0:
-        n = max(1, cores + 1 + n)
-    return max(1, cores // n)
-
-
 def launcher_jobs(hydra_cfg: DictConfig) -> int:
-    """How many jobs run at once: joblib's n_jobs; 1 for the basic launcher (and SLURM, where each
-    task gets its own cpus_per_task, which the affinity mask already reflects)."""
+    """How many jobs of a sweep run at once on this machine: joblib's n_jobs (-1: one per core);
+    1 for the basic launcher; Slurm's array_parallelism (on the cluster's nodes, not here)."""
     launcher = OmegaConf.select(hydra_cfg, "launcher") or {}
-    if "joblib" in str(launcher.get("_target_", "")).lower():
-        return int(launcher.get("n_jobs") or 1)
+    target = str(launcher.get("_target_", "")).lower()
+    if "joblib" in target:
+        n = int(launcher.get("n_jobs") or 1)
+        return n if n > 0 else max(1, available_cores() + 1 + n)
+    if "slurm" in target:
+        return int(launcher.get("array_parallelism") or 1)
     return 1
 
 

@@ -16,12 +16,15 @@ from omegaconf import DictConfig, OmegaConf
 
 from scratchnet import tracking
 from scratchnet.config import validate
+from scratchnet.config.images import SPEC_FAMILIES
 from scratchnet.config.overrides import keys, without_plumbing
 from scratchnet.data import Dataset, data_path, load_data
 from scratchnet.files import write_json
 from scratchnet.nn import Network
 from scratchnet.paths import under_root
-from scratchnet.runs.build import build_network, fit_network
+from scratchnet.runs.build import build_network, fit_network, inputs
+from scratchnet.runs.history import History
+from scratchnet.runs.memory import check_memory
 from scratchnet.runs.multirun import job_context
 from scratchnet.runs.outputs import check_output_dir, staged, write_outputs
 from scratchnet.runs.progress import Progress
@@ -46,12 +49,13 @@ def hydra_overrides() -> list[str]:
     return list(HydraConfig.get().overrides.task)
 
 
-def evaluate(network: Network, ds: Dataset, lambd: float) -> dict:
-    """Accuracies (fractions) and the trained model's cost on the training set (the train cost)."""
-    network.forward(ds.X_train)
+def evaluate(network: Network, ds: Dataset, lambd: float, X_train: np.ndarray, X_test: np.ndarray | None) -> dict:
+    """Accuracies (fractions) and the trained model's cost on the training set (the train cost);
+    X_train / X_test are the splits as the network takes them (build.inputs)."""
+    network.forward(X_train)
     cost = float(network.cost(network.targets(ds.Y_train), lambd))  # after the last update
-    test = None if ds.X_test is None else network.accuracy(ds.X_test, ds.Y_test)
-    return {"train": {"accuracy": network.accuracy(ds.X_train, ds.Y_train), "cost": cost},
+    test = None if X_test is None else network.accuracy(X_test, ds.Y_test)
+    return {"train": {"accuracy": network.accuracy(X_train, ds.Y_train), "cost": cost},
             "test": {"accuracy": test}}
 
 
@@ -68,7 +72,9 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
     root = Path(cfg.paths.root)
     output_dir = under_root(cfg.output_dir, root)
     ds = load_data(cfg.data, root)
-    check_output_dir(output_dir)
+    keep = (under_root(cfg.paths.data, root), data_path(cfg.data, root))  # an output folder never holds the data
+    check_output_dir(output_dir, root, keep)  # not a folder a run did not write; writable
+    check_memory(cfg, ds)  # before the weights are drawn
     rng = np.random.RandomState(cfg.seed)  # the run's one generator: weights, then dropout / batches
     network = build_network(cfg, ds, rng)
     tags = {"model_family": str(cfg.model.family), "config_name": cfg.name,
@@ -83,25 +89,34 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
         run.log_dataset(ds, context="training", source=data_path(cfg.data, root))
         # a diverging run overflows before its cost turns NaN: fit raises DivergenceError for it,
         # so NumPy's RuntimeWarnings would only repeat that message as noise
+        X_train, X_test = inputs(network, ds, "train"), inputs(network, ds, "test")  # images for image nets
         with Progress(cfg.train.epochs, label=cfg.name) as progress, np.errstate(over="ignore", invalid="ignore"):
-            fitted = fit_network(cfg, network, ds, rng, on_record=progress)
-        metrics = evaluate(network, ds, cfg.train.lambd) | {
+            history = History(network, progress, cfg.train.record_accuracy, X_train, ds.Y_train, X_test, ds.Y_test)
+            fitted = fit_network(cfg, network, X_train, ds.Y_train, rng, on_record=history)
+        metrics = evaluate(network, ds, cfg.train.lambd, X_train, X_test) | {
             "epochs": fitted.epochs, "first_layer": fitted.first_layer, "n_parameters": network.n_parameters}
+        if cfg.model.family in SPEC_FAMILIES:  # a dense run's layer_dims are in its config already
+            metrics["layers"] = network.describe()
         run_ids = {"run_id": run.run_id, "experiment_id": run.experiment_id, "tracking_uri": run.tracking_uri}
-        with staged(output_dir) as staging:
+        with staged(output_dir, root, keep) as staging:
             write_outputs(staging, cfg, network, ds, fitted.costs, metrics, fitted.seconds)
+            history.write(staging)
             write_json(staging / "run.json", run_ids)
-            _record(run, staging, fitted, metrics)
+            _record(run, staging, fitted, metrics, history)
     log.info("%s: train accuracy %.4f, test accuracy %s, train cost %.6f, %.1f s -> %s", cfg.name,
              metrics["train"]["accuracy"], metrics["test"]["accuracy"], metrics["train"]["cost"],
              fitted.seconds, output_dir)
     return metrics | {"fit_seconds": fitted.seconds, "output_dir": str(output_dir), "run": run_ids}
 
 
-def _record(run: tracking.RunLog, staging: Path, fitted, metrics: dict) -> None:
-    """The costs, the final metrics, the output folder and the model into the MLflow run."""
+def _record(run: tracking.RunLog, staging: Path, fitted, metrics: dict, history: History) -> None:
+    """The costs (and accuracies) per recorded epoch, the final metrics, the output folder and the
+    model into the MLflow run."""
     start = time.perf_counter()
     run.log_costs(fitted.costs)
+    for split in ("train", "test"):  # empty unless train.record_accuracy
+        if series := history.series(split):
+            run.log_costs(series, key=f"{split}/accuracy")
     # the trained model's cost closes the train/cost history at step = epochs
     run.log_metrics({"train/cost": metrics["train"]["cost"]}, step=fitted.epochs)
     run.log_metrics({"train/accuracy": metrics["train"]["accuracy"], "test/accuracy": metrics["test"]["accuracy"],

@@ -23,6 +23,7 @@ from scratchnet.files import write_json, write_text
 from scratchnet.paths import repo_root
 from scratchnet.reports import compare as architecture
 from scratchnet.reports import seeds as seed_report
+from scratchnet.reports import signs as signs_report
 from scratchnet.reports import studies as course_studies
 from scratchnet.reports.document import Document
 from scratchnet.reports.runs import CompareError, find_runs
@@ -57,11 +58,12 @@ def _placed(seed_studies: list, runs: list, study_runs: list) -> dict[str, list]
 
 
 def build(experiments: Path, out: Path, root: Path, names: list[str] | None = None,
-          studies: list[str] | None = None, seeds: list[str] | None = None) -> dict:
+          studies: list[str] | None = None, seeds: list[str] | None = None,
+          signs: list[str] | None = None) -> dict:
     """Write report.md, report.html, the figures, summary.json and the side file runs.md; returns the
     summary. names: the architecture runs (default: every run not in a study); studies: the STUDIES
     keys (default: every study whose runs are all there); seeds: the seed studies (default: every
-    experiments/seeds/<key>/ there)."""
+    experiments/seeds/<key>/ there); signs: the SIGNS experiments (reports.signs)."""
     runs = find_runs(experiments, names, exclude=[n for s in course_studies.STUDIES.values() for n in s.names])
     study_runs = course_studies.find_studies(experiments, studies)
     seed_studies = find_seed_studies(experiments, seeds)
@@ -93,6 +95,8 @@ def build(experiments: Path, out: Path, root: Path, names: list[str] | None = No
     if places.get("end"):
         doc.heading("Over seeds")
         seed_sections("end")
+    if signs:
+        result["signs"] = signs_report.section(doc, experiments, signs, root / "data" / "raw" / "signs")
     for r in runs:
         result["runs"][r.name] = {"dataset": r.dataset, "family": r.family, "layer_dims": r.network.layer_dims,
                                   "n_parameters": r.network.n_parameters, "train_accuracy": r.train_accuracy,
@@ -123,11 +127,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="course 2 studies to report (default: those whose runs are all there)")
     parser.add_argument("--seeds", nargs="*", default=None,
                         help="seed studies to report (experiments/seeds/<key>; default: every one there)")
+    parser.add_argument("--signs", nargs="*", default=None,
+                        help="SIGNS experiments for their section (seed summaries or single runs)")
     parser.add_argument("--experiments", type=Path, default=Path("experiments"))
     parser.add_argument("--out", type=Path, default=Path("experiments/report"))
     args = parser.parse_args(argv)
     try:
-        result = build(args.experiments, args.out, repo_root(), args.names, args.studies, args.seeds)
+        result = build(args.experiments, args.out, repo_root(), args.names, args.studies, args.seeds, args.signs)
     except (CompareError, DataError, ConfigError) as e:
         print(f"compare: error: {e}", file=sys.stderr)
         return 1

@@ -94,9 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         study = SeedStudy(study.key, study.title, study.experiments, study.seeds,
                           (*study.overrides, *args.overrides), study.jobs)
         out = under_root(args.out or Path("experiments") / "seeds" / study.key, repo_root())
-        check_output_dir(out)
+        check_output_dir(out, repo_root())  # never the root, its folders or one a run did not write
         runs = run_study(study, args.jobs)
-        with staged(out) as staging:
+        with staged(out, repo_root()) as staging:
             summary = write_study(staging, study, runs)
             ids = record(study, runs, summary, staging)
             write_json(staging / "run.json", ids)

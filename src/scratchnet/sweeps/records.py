@@ -80,14 +80,21 @@ def find_parent(client, name: str) -> tracking.RunRecord:
     return runs[0]
 
 
+def read_markers(sweep_dir: Path) -> dict[int, dict]:
+    """{job number: job.json} of every job folder in the sweep's Hydra dir."""
+    markers = (json.loads(path.read_text()) for path in sorted(Path(sweep_dir).glob(f"*/{MARKER_FILE}")))
+    return {info["job"]: info for info in markers}
+
+
 def with_unrecorded(records: list[JobRecord], sweep_dir: Path) -> list[JobRecord]:
-    """Add the jobs the launcher ran (job.json markers) that have no run in MLflow, as FAILED."""
+    """Add the jobs the launcher ran (job.json markers) that have no run in MLflow: KILLED when the
+    marker says so (a Slurm task that left the queue without a result), else FAILED."""
     known = {r.job for r in records}
     extra = []
-    for marker in sorted(sweep_dir.glob(f"*/{MARKER_FILE}")):
-        info = json.loads(marker.read_text())
-        if info["job"] not in known:
+    for num, info in read_markers(sweep_dir).items():
+        if num not in known:
             reason = info["error"] or "the job finished but its MLflow run is missing"
-            extra.append(JobRecord(job=info["job"], overrides=info["overrides"], status="FAILED", run_id="",
+            status = "KILLED" if info["status"] == "KILLED" else "FAILED"
+            extra.append(JobRecord(job=num, overrides=info["overrides"], status=status, run_id="",
                                    error=f"{reason} (no MLflow run recorded)"))
     return sorted(records + extra, key=lambda r: r.job)

@@ -4,7 +4,7 @@ store.py opens a store and reads runs back, run.py writes one run, pyfunc.py / p
 a model file into an MLflow pyfunc model, provenance.py tags a run with its code and data.
 """
 
-from scratchnet.tracking.run import RunLog, existing_run, flatten, open_run
+from scratchnet.tracking.run import RunLog, end_run, existing_run, flatten, open_run
 from scratchnet.tracking.store import (
     KINDS,
     RunRecord,
@@ -24,6 +24,7 @@ __all__ = [
     "TrackingError",
     "connect",
     "download_artifacts",
+    "end_run",
     "existing_run",
     "find_runs",
     "flatten",

@@ -27,11 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from scratchnet.tracking.provenance import provenance_tags
+from scratchnet.tracking.stale import end_dead_runs, process_tags
 from scratchnet.tracking.store import (
     TrackingError,
     absolute,
     connect,
     get_or_create_experiment,
+    last_word,
     resolve_uri,
     short,
     store_lock,
@@ -244,6 +246,11 @@ def existing_run(tracking_uri: str, run_id: str) -> RunLog:
     return RunLog(client, run_id, info.experiment_id, tracking_uri)
 
 
+def end_run(tracking_uri: str, run_id: str, status: str, error: BaseException) -> None:
+    """End a run its own process left open (it died, or was killed): `status`, tag `error`."""
+    existing_run(tracking_uri, run_id)._end(status, error)
+
+
 def _status_for(error: BaseException) -> str:
     """KILLED for Ctrl-C / signal exits, FINISHED for a clean sys.exit(0), FAILED otherwise."""
     if isinstance(error, (KeyboardInterrupt, GeneratorExit)):
@@ -262,8 +269,10 @@ def open_run(tracking_cfg: Any, *, mlflow_experiment: str, run_name: str, params
     """Start an MLflow run in `mlflow_experiment` (created if missing), yield its RunLog, then end it.
 
     Tags: `tags` + git_commit, git_dirty, data_dvc_md5 (from the repo at `root`, found if None),
-    mlflow.runName and mlflow.parentRunId. Params: flatten(params). On an exception the run ends
-    FAILED (KILLED for Ctrl-C / SIGTERM exits) with tag `error`, and the exception propagates.
+    mlflow.runName, mlflow.parentRunId and the process's (tracking.stale). Params: flatten(params).
+    On an exception the run ends FAILED (KILLED for Ctrl-C / SIGTERM exits) with tag `error`, and
+    the exception propagates; after a store error that ending is one short attempt (last_word).
+    Before the run starts, runs that dead processes of this host left RUNNING are ended KILLED.
     """
     uri = resolve_uri(tracking_cfg)
     if uri is None:
@@ -271,8 +280,9 @@ def open_run(tracking_cfg: Any, *, mlflow_experiment: str, run_name: str, params
         return
     client = connect(uri)
     experiment_id = get_or_create_experiment(client, tracking_cfg, uri, mlflow_experiment)
+    end_dead_runs(client, uri, quiet=True)
     run_tags = {str(k): _text(v, MAX_TAG_VAL_LENGTH) for k, v in tags.items() if v is not None}
-    run_tags |= provenance_tags(root)
+    run_tags |= provenance_tags(root) | process_tags()
     run_tags["mlflow.runName"] = run_name
     if "git_commit" in run_tags:
         run_tags["mlflow.source.git.commit"] = run_tags["git_commit"]  # the UI shows this one
@@ -287,8 +297,10 @@ def open_run(tracking_cfg: Any, *, mlflow_experiment: str, run_name: str, params
     except BaseException as error:
         status = _status_for(error)
         try:
-            run._end(status, None if status == "FINISHED" else error)
+            # the store just failed: one short attempt, not another full round of retries
+            with last_word() if isinstance(error, TrackingError) else contextlib.nullcontext():
+                run._end(status, None if status == "FINISHED" else error)
         except TrackingError as end_error:  # keep the original exception; say the run is stuck
-            log.warning("%s; run %s may still show RUNNING", end_error, info.run_id)
+            log.warning("%s; run %s may show RUNNING until the next start on this store", end_error, info.run_id)
         raise
     run._end("FINISHED")

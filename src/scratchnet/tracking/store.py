@@ -20,6 +20,14 @@ from scratchnet.paths import repo_root, under_root
 
 KINDS = ("local", "server", "none")  # tracking.kind; the config schema's TrackingKind is made from it
 HEALTH_TIMEOUT = 5.0  # seconds for the first contact with a server; MLflow's own retries take minutes
+# A server that stops answering mid-run (frozen, a cut network): MLflow's http_request reads these
+# at every call. Defaults (7 retries, 120 s) wait ~15 min; ours bound one call by request_bound():
+# 3 attempts of 15 s and urllib3's backoff between them, 0 s then 2 * 2 + up to 1 s: 50 s. Explicit
+# environment settings win.
+HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "15", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+               "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "1.0"}
+# after a store error, recording the failure is one attempt of 5 s: retrying a dead server only waits
+LAST_WORD_LIMITS = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "5", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
 MAX_RESULTS = 10000  # runs one search returns at most (a sweep's children)
 # MLflow 3's UI opens an experiment by its kind: without the tag it may take ours for GenAI (traces,
 # judges, prompts) or ask; classic model training opens on runs, charts and comparison
@@ -151,6 +159,37 @@ def store_lock(uri: str) -> Iterator[None]:
         os.close(fd)  # closing releases the flock
 
 
+def request_bound(env: Mapping[str, str] | None = None) -> float:
+    """The longest one MLflow HTTP call to a server that never answers waits before failing, in s.
+
+    MLflow 3.17 (mlflow.utils.rest_utils.http_request) makes 1 + MAX_RETRIES attempts of at most
+    TIMEOUT s each (a frozen server accepts the connection, then the read times out); urllib3 2's
+    Retry.get_backoff_time sleeps 0 s after the first failure and FACTOR * 2**(k-1) + up to JITTER s
+    after the k-th (capped at 120 s).
+    """
+    env = os.environ if env is None else env
+    defaults = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "120", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "7",
+                "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "1.0"}
+    timeout, retries, factor, jitter = (float(env.get(k, v)) for k, v in defaults.items())
+    backoff = sum(min(factor * 2 ** (k - 1) + jitter, 120.0) for k in range(2, int(retries) + 1))
+    return (retries + 1) * timeout + backoff
+
+
+@contextlib.contextmanager
+def last_word() -> Iterator[None]:
+    """MLflow's HTTP limits cut to LAST_WORD_LIMITS while a run that hit a store error is ended."""
+    saved = {name: os.environ.get(name) for name in LAST_WORD_LIMITS}
+    os.environ.update(LAST_WORD_LIMITS)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def connect(uri: str):
     """An MlflowClient bound to `uri`, for runs and for reading them back (summaries, tests): a
     server must answer /health; a new SQLite store is created (migrated) under the lock."""
@@ -158,10 +197,8 @@ def connect(uri: str):
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no tqdm bars in our logs
     if uri.startswith(("http://", "https://")):
         _probe(uri)
-        # a server lost mid-run: fail in about a minute, not after MLflow's default 7 retries (minutes);
-        # explicit environment settings win
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")  # backoff 2 + 4 + 8 s
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+        for name, value in HTTP_LIMITS.items():  # a server lost mid-run: ~50 s a call, not minutes
+            os.environ.setdefault(name, value)
     for name in ("alembic", "mlflow.store.db.utils"):  # a new store's migrations chat at INFO
         logging.getLogger(name).setLevel(logging.WARNING)
     from mlflow import MlflowClient
@@ -232,7 +269,7 @@ class RunRecord:
     metrics: dict[str, float] = field(default_factory=dict)  # the latest value of each
 
 
-def _quote(value: str) -> str:
+def quoted_value(value: str) -> str:
     """A search-filter string literal: MLflow's parser takes either quote but has no escapes."""
     for quote in "'\"":
         if quote not in value:
@@ -243,7 +280,7 @@ def _quote(value: str) -> str:
 def find_runs(client, tags: Mapping[str, str], *, latest_first: bool = False,
               max_results: int = MAX_RESULTS) -> list[RunRecord]:
     """The runs, in every experiment of the store, whose tags have these values."""
-    query = " and ".join(f"tags.`{key}` = {_quote(str(value))}" for key, value in tags.items())
+    query = " and ".join(f"tags.`{key}` = {quoted_value(str(value))}" for key, value in tags.items())
     order = ["attributes.start_time DESC"] if latest_first else None
     with translated("searching runs", client.tracking_uri):
         experiments = [e.experiment_id for e in client.search_experiments()]

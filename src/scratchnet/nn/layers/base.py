@@ -20,10 +20,13 @@ Tensors may have any rank: dense layers use the course's columns (n, m), convolu
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
+
+from scratchnet.nn.layers.specs import check_keys
 
 Shape = tuple[int, ...]
 
@@ -98,6 +101,8 @@ class Layer:
     def init(cls, spec: dict[str, Any], input_shape: Shape, rng: np.random.RandomState,
              initializer: Callable, dtype: str) -> Layer:
         """A new layer from a spec ({"type": ..., hyperparameters}) drawing its weights from rng."""
+        # a parameter-free layer takes its __init__'s arguments: name any other key (a typo must not pass)
+        check_keys(cls.type, spec, list(inspect.signature(cls.__init__).parameters)[1:])
         return cls.from_config(spec, {})
 
     @property

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from scratchnet.nn.layers.base import Layer, Shape, expect_array, register
+from scratchnet.nn.layers.specs import check_keys, positive_int
 
 
 @register
@@ -76,8 +77,7 @@ class Dense(Layer):
         if len(input_shape) != 1:
             raise ValueError(f"dense: expected 1-D inputs per example, found {tuple(input_shape)} "
                              f"(put a flatten layer before it)")
-        n, n_prev = int(spec["units"]), int(input_shape[0])
-        if n < 1:
-            raise ValueError(f"dense: units must be >= 1; got {n}")
+        check_keys("dense", spec, ("units",))
+        n, n_prev = positive_int("dense", "units", spec.get("units")), int(input_shape[0])
         W = initializer(rng, (n, n_prev), n_prev, n).astype(dtype, copy=False)
         return cls(W, np.zeros((n, 1), dtype=dtype))
