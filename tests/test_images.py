@@ -85,7 +85,7 @@ def test_8bit_images_decode_as_predict_does(tmp_path):
     from scratchnet.cli.predict import load_image
 
     for path in (_save(tmp_path / "a.jpg", _rgb(0, (64, 64))), _save(tmp_path / "b.png", _rgb(1, (30, 50)))):
-        np.testing.assert_array_equal(read_image(path, (64, 64)), load_image(path) / 255.0)
+        np.testing.assert_array_equal(read_image(path, (64, 64)), load_image(path))
     assert read_image(tmp_path / "b.png", (20, 10)).shape == (20, 10, 3)  # (H, W): not Pillow's (W, H)
 
 
