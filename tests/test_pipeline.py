@@ -33,7 +33,7 @@ def run(cmd: list[str], cwd: Path, env: dict, timeout: float = 600) -> subproces
 
 
 def shrink(copy: Path) -> None:
-    """Few epochs everywhere, cost recorded every 5, no MLflow."""
+    """Few epochs everywhere, cost recorded every 5, 2 seeds per seed study, no MLflow."""
     for path in [copy / "conf" / "config.yaml", *(copy / "conf").glob("experiment/*.yaml"),
                  *(copy / "conf").glob("sweep/*.yaml")]:
         text = path.read_text()
@@ -42,6 +42,8 @@ def shrink(copy: Path) -> None:
         text = re.sub(r"(?m)^(\s+epochs:) \d+", rf"\1 {epochs}", text)
         text = re.sub(r"(?m)^(\s+record_every:) \d+", r"\1 5", text)
         path.write_text(text)
+    seeds = copy / "conf" / "seeds.yaml"
+    seeds.write_text(re.sub(r"(?m)^(\s+seeds:) \d+", r"\1 2", seeds.read_text()))
     config = copy / "conf" / "config.yaml"
     text, n = re.subn(r"(?m)^(\s+- tracking:) local", r"\1 none", config.read_text())
     assert n == 1, "conf/config.yaml: expected `- tracking: local` in the defaults list"
@@ -87,7 +89,13 @@ def test_every_declared_output_exists(repo_copy):
     for name in SIX + ("exp",):
         assert f"experiments/{name}/metrics.json" in outs and f"experiments/{name}/model.npz" in outs
     assert {"data/generated", "experiments/report", "experiments/errors/metrics.json",
-            "experiments/errors/gallery.png"} <= set(outs)
+            "experiments/errors/gallery.png", "experiments/seeds/cat/metrics.json",
+            "experiments/seeds/opt/predictions.npz"} <= set(outs)
+    # what names or times a run is a side file beside the outputs, never one of them
+    assert not [o for o in outs if o.endswith(("run.json", "timing.json", "runs.md", "runs.csv"))]
+    assert (copy / "experiments" / "deep_cat" / "run.json").is_file()
+    assert (copy / "experiments" / "deep_cat" / "timing.json").is_file()
+    assert (copy / "experiments" / "report" / "runs.md").is_file()
     missing = [o for o in outs if not (copy / o).exists()]
     assert missing == []
     from omegaconf import OmegaConf
@@ -106,8 +114,9 @@ def test_report_rows_carry_metrics_json(repo_copy):
     page = (copy / "experiments" / "report" / "report.html").read_text()
     runs = [o.split("/")[1] for o in declared_outputs(copy, env)
             if re.fullmatch(r"experiments/[^/]+/metrics.json", o)
-            and o.split("/")[1] not in ("errors", "exp", "error_shift")]
-    assert set(SIX) <= set(runs) and "shallow_noisy_moons" in runs
+            # not runs: the error analyses; a scratch run; resnet_signs is in the SIGNS section, not the table
+            and o.split("/")[1] not in ("errors", "error_shift", "exp", "resnet_signs")]
+    assert set(SIX) <= set(runs) and {"shallow_noisy_moons", "conv_cat", "resnet_cat"} <= set(runs)
     for name in runs:
         metrics = json.loads((copy / "experiments" / name / "metrics.json").read_text())
         test = metrics["test"]["accuracy"]
@@ -139,9 +148,11 @@ def test_rerun_gives_byte_identical_metrics(repo_copy):
     copy, env = repo_copy
     folder = copy / "experiments" / "shallow_planar"
     before = {f: (folder / f).read_bytes() for f in ("metrics.json", "model.npz", "cost.csv")}
-    run([str(BIN / "dvc"), "repro", "--force", "--single-item", "train@shallow_planar"], copy, env)
+    lock = (copy / "dvc.lock").read_text()
+    run([str(BIN / "dvc"), "repro", "--force", "--single-item", "train_2d"], copy, env)
     assert {f: (folder / f).read_bytes() for f in before} == before
-    status = run([str(BIN / "dvc"), "status", "train@shallow_planar"], copy, env).stdout
+    assert (copy / "dvc.lock").read_text() == lock  # new run ids and times, and not one hash moved
+    status = run([str(BIN / "dvc"), "status", "train_2d"], copy, env).stdout
     assert status.strip() == "Data and pipelines are up to date."
 
 
@@ -154,10 +165,54 @@ def test_dvc_metrics_plots_params_commands_work(repo_copy):
     workspace = next(iter(shown.values()))["data"]
     assert workspace["experiments/deep_cat/metrics.json"]["data"]["test"]["accuracy"] == json.loads(
         (copy / "experiments" / "deep_cat" / "metrics.json").read_text())["test"]["accuracy"]
-    assert "fit_seconds" in workspace["experiments/deep_cat/timing.json"]["data"]
+    assert "experiments/deep_cat/timing.json" not in workspace  # a wall time is not a metric
+    seeds = json.loads((copy / "experiments" / "seeds" / "cat" / "metrics.json").read_text())
+    assert seeds["seeds"] == [0, 1]  # the shrunk study (DVC leaves the lists out of its table)
+    shown_seeds = workspace["experiments/seeds/cat/metrics.json"]["data"]
+    assert shown_seeds["experiments"]["deep_cat"]["mean"] == seeds["experiments"]["deep_cat"]["mean"]
     run([str(BIN / "dvc"), "params", "diff"], copy, env)
     run([str(BIN / "dvc"), "plots", "show", "-o", str(copy / "dvc_plots")], copy, env)
     assert (copy / "dvc_plots" / "index.html").is_file()
+
+
+def exp_rows(shown: list) -> dict[str, dict]:
+    """`dvc exp show --json`: experiment name -> the data of its row (params, metrics)."""
+    rows = {}
+    for baseline in shown:
+        for experiment in baseline.get("experiments") or []:
+            for rev in experiment["revs"]:
+                rows[rev["name"]] = rev["data"]
+    return rows
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_dvc_exp_runs_show_their_metrics_and_plots(repo_copy):
+    """Two `dvc exp run -S ...`: both rows of `dvc exp show` carry their metrics (cached outputs),
+    and exp diff / metrics diff / plots diff between them show real values."""
+    copy, env = repo_copy
+    dvc = str(BIN / "dvc")
+    for name, lr in (("lr_a", "1.2"), ("lr_b", "0.3")):
+        run([dvc, "exp", "run", "exp", "--name", name, "-S", "experiment=logistic_planar",
+             "-S", f"optimizer.lr={lr}"], copy, env)
+    rows = exp_rows(json.loads(run([dvc, "exp", "show", "--json"], copy, env).stdout))
+    metrics = {name: rows[name]["metrics"]["experiments/exp/metrics.json"]["data"] for name in ("lr_a", "lr_b")}
+    for name, lr in (("lr_a", 1.2), ("lr_b", 0.3)):
+        assert rows[name]["params"]["params.yaml"]["data"]["optimizer"]["lr"] == lr
+        assert metrics[name]["epochs"] == 20 and 0 < metrics[name]["train"]["accuracy"] <= 1
+    assert metrics["lr_a"]["train"]["cost"] != metrics["lr_b"]["train"]["cost"]
+    diff = json.loads(run([dvc, "exp", "diff", "lr_a", "lr_b", "--json"], copy, env).stdout)
+    cost = diff["metrics"]["experiments/exp/metrics.json"]["train.cost"]
+    assert (cost["old"], cost["new"]) == (metrics["lr_a"]["train"]["cost"], metrics["lr_b"]["train"]["cost"])
+    shown = json.loads(run([dvc, "metrics", "diff", "lr_a", "lr_b", "--json"], copy, env).stdout)
+    assert shown["experiments/exp/metrics.json"]["train.cost"]["new"] == metrics["lr_b"]["train"]["cost"]
+    plots = json.loads(run([dvc, "plots", "diff", "lr_a", "lr_b", "--json"], copy, env).stdout)["data"]
+    values = plots["experiments/exp/cost.csv"][0]["content"]["data"]["values"]
+    curves = {rev: [(int(v["epoch"]), float(v["cost"])) for v in values if v["rev"] == rev] for rev in ("lr_a", "lr_b")}
+    assert curves["lr_a"] and curves["lr_a"] != curves["lr_b"]
+    # the last experiment is applied to the workspace: its cost.csv is the lr_b curve
+    rows = (copy / "experiments" / "exp" / "cost.csv").read_text().splitlines()[1:]
+    assert curves["lr_b"] == [(int(e), float(c)) for e, c in (r.split(",") for r in rows)]
 
 
 def test_generate_writes_every_generated_set_byte_identical(tmp_path, monkeypatch):

@@ -61,22 +61,73 @@ def test_table_rows_hold_the_numbers_of_metrics_json(experiments, tmp_path):
     out = tmp_path / "report"
     result = compare.build(experiments, out, tmp_path)
     md = (out / "report.md").read_text()
-    assert ("| logistic_cat | logistic | [12288, 1] | 12289 | 2000 | 0.005 | 0.135600 | 99.04% | 70.00% | 1.25 "
-            "| abc123 |") in md
-    assert ("| deep_cat | deep | [12288, 20, 7, 5, 1] | 245973 | 2500 | 0.0075 | 0.088400 | 98.56% | 80.00% | 3.50 "
-            "| deadbeef |") in md
-    assert "| shallow_moons | shallow | [2, 4, 1] | 17 | 1000 | 1.2 | 0.080000 | 97.00% | - | - | - |" in md
+    assert "| logistic_cat | logistic | [12288, 1] | 12289 | 2000 | 0.005 | 0.135600 | 99.04% | 70.00% |" in md
+    assert ("| deep_cat | deep | [12288, 20, 7, 5, 1] | 245973 | 2500 | 0.0075 | 0.088400 | 98.56% | 80.00% |"
+            in md)
+    assert "| shallow_moons | shallow | [2, 4, 1] | 17 | 1000 | 1.2 | 0.080000 | 97.00% | - |" in md
     # the rows really follow metrics.json: change one number and the row changes with it
     metrics = json.loads((experiments / "deep_cat" / "metrics.json").read_text())
     metrics["test"]["accuracy"] = 0.62
     write_json(experiments / "deep_cat" / "metrics.json", metrics)
     compare.build(experiments, out, tmp_path)
-    assert "| 98.56% | 62.00% | 3.50 | deadbeef |" in (out / "report.md").read_text()
+    assert "| 98.56% | 62.00% |" in (out / "report.md").read_text()
 
     assert set(result["runs"]) == {"logistic_cat", "deep_cat", "logistic_moons", "shallow_moons"}
     assert result["winners"]["cat"] == {"experiment": "deep_cat", "family": "deep", "split": "test",
                                         "accuracy": 0.8}
     assert result["winners"]["noisy_moons"]["experiment"] == "shallow_moons"
+
+
+def test_run_ids_and_fit_seconds_stay_out_of_the_report_and_go_to_runs_md(experiments, tmp_path):
+    out = tmp_path / "report"
+    compare.build(experiments, out, tmp_path)
+    tracked = "".join((out / f).read_text() for f in ("report.md", "report.html", "summary.json"))
+    assert "deadbeef" not in tracked and "abc123" not in tracked and "3.50" not in tracked
+    runs = (out / "runs.md").read_text()
+    assert "| deep_cat | deadbeef | 3.50 |" in runs and "| logistic_cat | abc123 | 1.25 |" in runs
+    assert "| shallow_moons | - | - |" in runs  # no run.json record, no timing.json
+    # the same inputs, another run id and time: the report's bytes do not move
+    before = {f: (out / f).read_bytes() for f in ("report.md", "report.html", "summary.json")}
+    write_json(experiments / "deep_cat" / "run.json", {"run_id": "f00d", "experiment_id": "2", "tracking_uri": "y"})
+    write_json(experiments / "deep_cat" / "timing.json", {"fit_seconds": 9.75})
+    compare.build(experiments, out, tmp_path)
+    assert {f: (out / f).read_bytes() for f in before} == before
+    assert "| deep_cat | f00d | 9.75 |" in (out / "runs.md").read_text()
+
+
+def test_a_seed_study_section_beside_its_data_set(experiments, tmp_path):
+    """A seed study of the two moons runs: its table, the comparison and McNemar on the course's seed
+    (the runs' own models, predicted on the training points: noisy_moons has no test split)."""
+    from scratchnet.data import load_dataset
+    from scratchnet.models import load_model
+    from scratchnet.reports import seeds as seed_report
+    from scratchnet.reports import stats
+
+    ds = load_dataset(tmp_path / "data" / "noisy_moons.h5")
+    labels = ds.Y_train.ravel()
+    rng = np.random.RandomState(0)
+    flip = lambda rate: np.where(rng.rand(4, labels.size) < rate, 1 - labels, labels)  # noqa: E731
+    summary = seed_report.summarise({"logistic_moons": flip(0.15), "shallow_moons": flip(0.03)}, labels, "train",
+                                    [0, 1, 2, 3])
+    write_json(experiments / "seeds" / "moons" / "metrics.json", summary)
+    out = tmp_path / "report"
+    result = compare.build(experiments, out, tmp_path)
+    md = (out / "report.md").read_text()
+    section = md[md.index("### moons: over 4 seeds"):]
+    assert md.index("## Data set: noisy_moons") < md.index("### moons: over 4 seeds")
+    assert "train accuracy (this set has no test split: fit, not generalisation)" in section
+    e = summary["experiments"]["shallow_moons"]
+    assert (f"| shallow_moons | 97.00% (seed ?) | {100 * e['mean']:.2f}% | {100 * e['sd']:.2f} |") in section
+    predicted = {n: load_model(experiments / n / "model.npz").predict(ds.X_train).ravel() == labels
+                 for n in ("logistic_moons", "shallow_moons")}
+    only_a = int(np.sum(predicted["shallow_moons"] & ~predicted["logistic_moons"]))
+    only_b = int(np.sum(predicted["logistic_moons"] & ~predicted["shallow_moons"]))
+    course = result["seeds"]["moons"]["shallow_moons - logistic_moons"]
+    assert (course["only_a"], course["only_b"]) == (only_a, only_b)
+    assert course["p"] == stats.mcnemar_exact(only_a, only_b)
+    c = summary["comparisons"]["shallow_moons - logistic_moons"]
+    assert c["significant"] and f"`shallow_moons` over `logistic_moons` by {100 * c['difference']:.2f} points" in md
+    assert "**moons**, train accuracy over 4 seeds: `shallow_moons`" in md  # the summary's bullet
 
 
 def test_summary_names_winner_and_margin(experiments, tmp_path):
@@ -190,12 +241,11 @@ def test_study_table_holds_metrics_json_and_the_course_numbers(with_init_study, 
     assert "### Initialisation (circles): the initialiser" in md
     assert ("Shared by the runs: layer dims [2, 10, 5, 1], data.name=circles, model.hidden_activation=relu, "
             "optimizer.name=gd, optimizer.lr=0.01, train.epochs=15000, seed=3.") in md
-    assert ("| init_zeros | model.initializer=zeros | 91 | 15000 | 0.693147 | 50.00% | 50.00% | 50% | 50% | ✓ "
-            "| run-init_zeros |") in md
+    assert "| init_zeros | model.initializer=zeros | 91 | 15000 | 0.693147 | 50.00% | 50.00% | 50% | 50% | ✓ |" in md
     assert ("| init_large_random | model.initializer=large_random | 91 | 15000 | 0.381060 | 83.00% | 86.00% "
-            "| 83% | 86% | ✓ | run-init_large_random |") in md
-    assert ("| init_he | model.initializer=he | 91 | 15000 | 0.064810 | 99.33% | 96.00% | 99.33% | 96% | ✓ "
-            "| run-init_he |") in md
+            "| 83% | 86% | ✓ |") in md
+    assert ("| init_he | model.initializer=he | 91 | 15000 | 0.064810 | 99.33% | 96.00% | 99.33% | 96% | ✓ |"
+            in md)
     assert result["studies"] == {"init": {
         "init_zeros": {"train_accuracy": 0.5, "test_accuracy": 0.5, "course_train": "50", "course_test": "50",
                        "matches": True},
@@ -214,7 +264,7 @@ def test_study_table_holds_metrics_json_and_the_course_numbers(with_init_study, 
     result = compare.build(with_init_study, out, tmp_path)
     md = (out / "report.md").read_text()
     assert ("| init_he | model.initializer=he | 91 | 15000 | 0.064810 | 99.00% | 97.00% | 99.33% | 96% "
-            "| ✗ (train -0.33 points, test +1.00 points) | run-init_he |") in md
+            "| ✗ (train -0.33 points, test +1.00 points) |") in md
     assert result["studies"]["init"]["init_he"]["matches"] is False
     assert result["studies"]["init"]["init_zeros"]["matches"] is True
 

@@ -32,11 +32,20 @@ def test_the_repo_studies_load():
     assert studies["reg"].runs()[-1] == (("experiment=reg_dropout", "train.course_compat=false"), 4)
 
 
+def test_a_study_takes_a_list_of_seeds(tmp_path):
+    path = tmp_path / "seeds.yaml"
+    path.write_text("a: {experiments: [deep_cat], seeds: [3, 1, 2]}\n")
+    study = load_studies(path)["a"]
+    assert study.seeds == (3, 1, 2) and [seed for _, seed in study.runs()] == [3, 1, 2]
+
+
 @pytest.mark.parametrize("text, message", [
     ("a: {experiments: [deep_cat]}", "a mapping with experiments and seeds"),
     ("a: {experiments: [deep_cat], seeds: 3, colour: red}", "a mapping with experiments and seeds"),
     ("a: {experiments: [nope], seeds: 3}", r"a\.experiments = \['nope'\]: expected a list of experiment names"),
     ("a: {experiments: [deep_cat], seeds: 0}", r"a\.seeds = 0: expected a number of seeds >= 1"),
+    ("a: {experiments: [deep_cat], seeds: [1, 1]}", r"a\.seeds = \[1, 1\]: expected .* a list of distinct seeds"),
+    ("a: {experiments: [deep_cat], seeds: [-1, 2]}", r"a\.seeds = \[-1, 2\]"),
     ("a: {experiments: [deep_cat], seeds: 2, overrides: seed=3}", r"a\.overrides = 'seed=3'"),
     ("a: {experiments: [deep_cat], seeds: 2, jobs: 0}", r"a\.jobs = 0"),
     ("[1, 2]", "a mapping of study names"),
@@ -129,6 +138,8 @@ def test_the_stage_trains_writes_and_compares(tmp_path, capsys):
                             f"output_dir={tmp_path / 'single'}"]), overrides=[])
     assert single["test"]["accuracy"] == deep[2]
     assert float(rows[5][2]) == single["train"]["accuracy"] and float(rows[5][4]) == single["train"]["cost"]
+    single_costs = (tmp_path / "single" / "cost.csv").read_text().splitlines()
+    assert single_costs[1].startswith("0,") and float(rows[5][6]) == float(single_costs[1].split(",")[1])
     # one process or two workers: the same bytes
     assert seeds_stage.main(["cat", "--studies", str(studies), "--out", str(tmp_path / "one_job"), "--jobs", "1"]) == 0
     for name in ("metrics.json", "per_seed.csv", "predictions.npz"):

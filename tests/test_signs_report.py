@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
+from scratchnet.config.seeds import SeedStudy
 from scratchnet.files import write_csv, write_json
 from scratchnet.reports.document import Document
 from scratchnet.reports.runs import CompareError
 from scratchnet.reports.signs import section
-from scratchnet.stages.seed_runs import spread
+from scratchnet.runs.seeds import SeedRun
+from scratchnet.stages.seeds import write_study
+
+
+def seed_run(seed: int, train: float, correct: int, first_cost: float) -> SeedRun:
+    """One SIGNS seed as the seed runner returns it: `correct` of 20 test examples right."""
+    labels = np.arange(20) % 6
+    predictions = np.where(np.arange(20) < correct, labels, (labels + 1) % 6)
+    return SeedRun("conv_signs", seed, {"train": {"accuracy": train, "cost": 0.3}, "test": {"accuracy": correct / 20},
+                                        "epochs": 100}, "test", predictions, labels, 1.0, "signs", first_cost)
 
 
 def test_seeds_and_single_runs_beside_the_course_and_the_data_check(tmp_path, data_root):
-    runs = tmp_path / "seeds" / "conv_signs"
-    for seed, cost in ((1, 1.8), (2, 1.6)):
-        write_csv(runs / "runs" / f"seed_{seed}" / "cost.csv", ("epoch", "cost"), [(0, cost), (1, 1.0)])
-    write_json(runs / "summary.json", {"seeds": [1, 2], "test_accuracy": spread([0.75, 0.8]),
-                                       "train_accuracy": spread([0.9, 0.95])})
+    folder = tmp_path / "seeds" / "conv_signs"
+    folder.mkdir(parents=True)
+    study = SeedStudy("conv_signs", "t", ("conv_signs",), (1, 2))
+    summary = write_study(folder, study, [seed_run(1, 0.9, 15, 1.8), seed_run(2, 0.95, 16, 1.6)])
     write_json(tmp_path / "resnet_signs" / "metrics.json", {"train": {"accuracy": 0.98}, "test": {"accuracy": 0.85}})
     write_csv(tmp_path / "resnet_signs" / "cost.csv", ("epoch", "cost"), [(0, 1.4)])
     doc = Document("t")
@@ -28,6 +38,11 @@ def test_seeds_and_single_runs_beside_the_course_and_the_data_check(tmp_path, da
             "0.8000) |") in text
     assert "| 1.700000 ± 0.141421 (1.600000 to 1.800000) | train 0.940741, test 0.783333, cost 1.917929 after " \
            "epoch 0 (course 4 week 1, TensorFlow 1) |" in text
+    # the 95% t interval of the seed study's metrics.json: 0.775 +- t(0.975, 1) * 0.0354 / sqrt(2)
+    e = summary["experiments"]["conv_signs"]
+    assert e["ci95_seeds_low"] == pytest.approx(0.775 - 12.7062 * 0.0353553 / 2 ** 0.5, abs=1e-4)
+    assert e["ci95_seeds_high"] == 1.0  # 0.775 + 0.318 = 1.093, an accuracy: clipped to 1
+    assert f"| {e['ci95_seeds_low']:.4f} to {e['ci95_seeds_high']:.4f} |" in text
     assert "| `resnet_signs` | 1 run | 0.9800 | 0.8500 | - | 1.400000 | - (ours alone) |" in text
     # the data check as measured on the export: 44 exact groups, 12 training copies of test photos dropped
     check = result["data_check"]
@@ -38,6 +53,6 @@ def test_seeds_and_single_runs_beside_the_course_and_the_data_check(tmp_path, da
 
 
 def test_a_missing_experiment_names_both_places_it_looked(tmp_path, data_root):
-    with pytest.raises(CompareError, match=r"seeds/dense_signs/summary.json: expected a seed summary \(dvc repro "
-                                           r"seeds@dense_signs\) or the single run .*dense_signs/metrics.json"):
+    with pytest.raises(CompareError, match=r"seeds/dense_signs/metrics.json: expected a seed study \(dvc repro "
+                                           r"seeds_dense_signs\) or the single run .*dense_signs/metrics.json"):
         section(Document("t"), tmp_path, ["dense_signs"], data_root / "signs")

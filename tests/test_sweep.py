@@ -18,7 +18,7 @@ from scratchnet.runs.multirun import TAG_JOB, TAG_OVERRIDES, TAG_ROLE, TAG_SWEEP
 from scratchnet.runs.threads import launcher_jobs
 from scratchnet.sweeps.callback import SweepCallback
 from scratchnet.sweeps.records import MARKER_FILE, JobRecord, swept_keys, with_unrecorded
-from scratchnet.sweeps.summary import table
+from scratchnet.sweeps.summary import over_seeds, run_table, table
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -92,8 +92,26 @@ def test_swept_keys_are_those_that_differ():
                                run_id=str(i)) for i, lr in enumerate(["0.1", "0.01"])]
     assert swept_keys(records) == ["optimizer.lr"]
     header, rows = table(records)
-    assert header == ["job", "status", "optimizer.lr", "error", "run_id"]
-    assert rows == [["0", "FINISHED", "0.1", "", "0"], ["1", "FINISHED", "0.01", "", "1"]]
+    assert header == ["job", "status", "optimizer.lr", "error"]  # run ids: the side file runs.csv
+    assert rows == [["0", "FINISHED", "0.1", ""], ["1", "FINISHED", "0.01", ""]]
+    assert over_seeds(records) is None  # no seed swept
+
+
+def test_summary_over_seeds_by_hand():
+    def job(i, seed, lr, acc, failed=False):
+        return JobRecord(job=i, overrides=["experiment=deep_cat", f"seed={seed}", f"optimizer.lr={lr}"],
+                         status="FAILED" if failed else "FINISHED", run_id=f"r{i}",
+                         metrics={} if failed else {"test/accuracy": acc, "fit_seconds": 0.5 + i})
+    records = [job(0, 0, "0.1", 0.70), job(1, 1, "0.1", 0.74), job(2, 2, "0.1", 0.78),
+               job(3, 0, "0.2", 0.80), job(4, 1, "0.2", 0.80), job(5, 2, "0.2", 0.0, failed=True)]
+    header, rows = over_seeds(records)
+    assert header == ["optimizer.lr", "n", "test/accuracy mean", "test/accuracy std"]  # no fit_seconds
+    # 0.70, 0.74, 0.78: mean 0.74, deviations -0.04, 0, 0.04 -> std sqrt(0.0032 / 2) = 0.04
+    assert rows[0][:2] == ["0.1", "3"] and float(rows[0][2]) == pytest.approx(0.74) and \
+        float(rows[0][3]) == pytest.approx(0.04)
+    assert rows[1] == ["0.2", "2", repr(0.8), "0.0"]  # the failed job is left out; equal values: 0 exactly
+    assert table(records)[0] == ["job", "status", "seed", "optimizer.lr", "test/accuracy", "error"]
+    assert run_table(records)[1][1] == ["1", "FINISHED", "r1", "1.5"]
 
 
 def test_callback_rejects_an_unknown_figure():
@@ -157,12 +175,19 @@ def test_joblib_sweep_one_parent_every_child_once_and_the_summary_matches(tmp_pa
     assert [row["job"] for row in rows] == ["0", "1", "2"]
     for row in rows:
         child = by_lr[row["optimizer.lr"]]
-        assert row["run_id"] == child.info.run_id and row["status"] == "FINISHED"
+        assert row["status"] == "FINISHED" and "run_id" not in row and "fit_seconds" not in row
         assert row["job"] == child.data.tags[TAG_JOB]
         for metric in ("train/accuracy", "test/accuracy", "train/cost"):
             assert float(row[metric]) == child.data.metrics[metric]  # repr round-trips exactly
         metrics_json = Path(child.data.params["output_dir"]) / "metrics.json"
         assert metrics_json.is_file()
+
+    with open(tmp_path / "experiments" / "sweeps" / "small" / "runs.csv", newline="") as f:  # the side file
+        assert {r["run_id"]: r["job"] for r in csv.DictReader(f)} == {
+            c.info.run_id: c.data.tags[TAG_JOB] for c in children}
+    # each job's config.yaml is a function of its config: the sweep's run ids are written as null
+    config = (tmp_path / "experiments" / "sweeps" / "small" / "0" / "config.yaml").read_text()
+    assert "parent_run_id: null" in config and "sweep: null" in config and parent.info.run_id not in config
 
     # the summary, its figure and the table are on the parent run too
     logged = {f.path for f in client.list_artifacts(parent.info.run_id, "summary")}
@@ -216,6 +241,30 @@ def test_all_jobs_failing_fails_the_parent_run(tmp_path):
     parent = next(r for r in runs if r.data.tags.get(TAG_ROLE) == "parent")
     assert parent.info.status == "FAILED" and parent.data.tags["error"] == "JobFailed: all 2 jobs failed"
     assert [r["status"] for r in read_summary(tmp_path, "hopeless")] == ["FAILED", "FAILED"]
+
+
+@pytest.mark.e2e
+def test_a_sweep_over_seeds_aggregates_them(tmp_path):
+    """`seed=range(3)` with two learning rates: 6 jobs, and the summary's table over seeds per lr."""
+    proc = run_sweep(tmp_path, "experiment=shallow_cat", "+sweep=seeds", "seed=range(3)", "train.epochs=40",
+                     "optimizer.lr=0.0075,0.01")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    folder = tmp_path / "experiments" / "sweeps" / "seeds_shallow_cat"  # the preset names it after the experiment
+    rows = read_summary(tmp_path, "seeds_shallow_cat")
+    assert sorted((r["seed"], r["optimizer.lr"]) for r in rows) == [(str(s), lr) for s in range(3)
+                                                                   for lr in ("0.0075", "0.01")]
+    with open(folder / "over_seeds.csv", newline="") as f:
+        grouped = {r["optimizer.lr"]: r for r in csv.DictReader(f)}
+    for lr, row in grouped.items():
+        accuracies = [float(r["test/accuracy"]) for r in rows if r["optimizer.lr"] == lr]
+        assert row["n"] == "3"
+        assert float(row["test/accuracy mean"]) == pytest.approx(sum(accuracies) / 3, abs=1e-12)
+        spread = (sum((a - sum(accuracies) / 3) ** 2 for a in accuracies) / 2) ** 0.5
+        assert float(row["test/accuracy std"]) == pytest.approx(spread, abs=1e-12)
+    assert len({r["train/cost"] for r in rows}) == 6  # the seeds really changed the nets
+    md = (folder / "summary.md").read_text()
+    assert "## Over seeds" in md and "| optimizer.lr | n | test/accuracy mean |" in md
+    assert (folder / "cost_curves.png").is_file()
 
 
 def test_jobs_train_with_the_blas_threads_asked_for_and_repeat_byte_for_byte(tmp_path):

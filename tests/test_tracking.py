@@ -354,6 +354,25 @@ def test_prepare_store_is_idempotent_and_sets_artifact_locations(store, tmp_path
         assert location == (tmp_path / "mlartifacts" / name).as_uri()
 
 
+def test_every_experiment_is_tagged_for_the_classic_ui(store):
+    """MLflow 3.17's UI opens an experiment tagged custom_model_development on its runs (not the GenAI
+    view); one created by an older version without the tag gets it the next time a run opens there."""
+    from scratchnet.tracking.store import EXPERIMENT_KIND
+
+    assert EXPERIMENT_KIND == ("mlflow.experimentKind", "custom_model_development")
+    client = client_for(store)
+    ids = tracking.prepare_store(store, ["cat", "planar"])
+    with open_test_run(store, mlflow_experiment="moons"):
+        pass
+    ids["moons"] = client.get_experiment_by_name("moons").experiment_id
+    for experiment_id in ids.values():
+        assert client.get_experiment(experiment_id).tags["mlflow.experimentKind"] == "custom_model_development"
+    old = client.create_experiment("football")  # as the project made them before the tag
+    assert "mlflow.experimentKind" not in client.get_experiment(old).tags
+    assert tracking.prepare_store(store, ["football"]) == {"football": old}
+    assert client.get_experiment(old).tags["mlflow.experimentKind"] == "custom_model_development"
+
+
 def test_concurrent_processes_on_a_fresh_store(tmp_path):
     """Three processes open runs on the same not-yet-created store at once (the store lock)."""
     store = local_cfg(tmp_path)

@@ -1,8 +1,9 @@
 """conf/seeds.yaml: the seed studies, each a list of experiments trained over N seeds (scratchnet.runs.seeds).
 
 Every top-level key is a study: `experiments` (conf/experiment/<name>.yaml, in the report's order),
-`seeds` (N: the seeds 0 .. N-1), optionally `title`, `overrides` (Hydra overrides for all its runs)
-and `jobs` (worker processes). `load_studies()` checks each entry and names the key that is wrong.
+`seeds` (N: the seeds 0 .. N-1, or a list of distinct seeds), optionally `title`, `overrides`
+(Hydra overrides for all its runs) and `jobs` (worker processes). `load_studies()` checks each entry
+and names the key that is wrong.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class SeedStudy:
     key: str
     title: str
     experiments: tuple[str, ...]
-    seeds: tuple[int, ...]  # 0 .. N-1
+    seeds: tuple[int, ...]  # 0 .. N-1, or the list the entry gives
     overrides: tuple[str, ...] = ()
     jobs: int | None = None  # worker processes; None: one per core
 
@@ -34,6 +35,20 @@ class SeedStudy:
         """Every run as (its overrides but the seed, its seed), experiment by experiment, seed by seed;
         the run is `python -m scratchnet.train <overrides> seed=<seed>`."""
         return [((f"experiment={name}", *self.overrides), seed) for name in self.experiments for seed in self.seeds]
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _seeds(where: str, seeds: object) -> tuple[int, ...]:
+    """N -> (0, .., N-1); a list of distinct non-negative ints as given (e.g. the course's seeds 1, 2, 3)."""
+    if _is_int(seeds) and seeds >= 1:
+        return tuple(range(seeds))
+    distinct = isinstance(seeds, list) and len(set(seeds)) == len(seeds)
+    if distinct and seeds and all(_is_int(s) and s >= 0 for s in seeds):
+        return tuple(seeds)
+    raise ConfigError(where, seeds, "a number of seeds >= 1 (the seeds 0 .. N-1) or a list of distinct seeds >= 0")
 
 
 def _study(key: str, entry: object, path: Path) -> SeedStudy:
@@ -44,15 +59,14 @@ def _study(key: str, entry: object, path: Path) -> SeedStudy:
     known = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
     if not isinstance(experiments, list) or len(experiments) < 1 or any(e not in known for e in experiments):
         raise ConfigError(f"{where}.experiments", experiments, f"a list of experiment names among {', '.join(known)}")
-    if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
-        raise ConfigError(f"{where}.seeds", seeds, "a number of seeds >= 1 (the seeds 0 .. N-1)")
+    seeds = _seeds(f"{where}.seeds", seeds)
     overrides = entry.get("overrides") or []
     if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
         raise ConfigError(f"{where}.overrides", overrides, "a list of Hydra overrides (strings)")
     jobs = entry.get("jobs")
     if jobs is not None and (not isinstance(jobs, int) or jobs < 1):
         raise ConfigError(f"{where}.jobs", jobs, "a number of worker processes >= 1, or null")
-    return SeedStudy(key, str(entry.get("title") or key), tuple(experiments), tuple(range(seeds)),
+    return SeedStudy(key, str(entry.get("title") or key), tuple(experiments), seeds,
                      tuple(overrides), jobs)
 
 

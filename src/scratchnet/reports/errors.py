@@ -122,7 +122,7 @@ def best_cat_experiment(experiments: Path, names: list[str] | None = None) -> tu
         candidates.append((key, path.parent.name, metrics))
     if not candidates:
         raise ErrorsStageError(f"no cat experiment in {experiments}: expected "
-                               f"{experiments}/<name with 'cat'>/metrics.json; run `dvc repro train`")
+                               f"{experiments}/<name with 'cat'>/metrics.json; run `dvc repro train_cat`")
     _, name, metrics = min(candidates)
     return name, metrics
 

@@ -125,7 +125,7 @@ def load_runs(folders: Iterable[Path]) -> list[Run]:
         missing = [f for f in RUN_FILES if not (p / f).is_file()]
         if missing:
             raise CompareError(f"{p}: expected a run's outputs, missing {', '.join(missing)}; "
-                               f"run `dvc repro train@{p.name}` first")
+                               "run `dvc repro` first (the train_* stage that trains it)")
     return [load_run(p) for p in folders]
 
 
@@ -141,5 +141,5 @@ def find_runs(experiments: Path, names: list[str] | None = None, exclude: Iterab
                    and p.name not in excluded and is_run(p)] if experiments.is_dir() else []
     if not folders:
         raise CompareError(f"no experiment in {experiments}: expected folders with "
-                           f"{', '.join(RUN_FILES)}; run `dvc repro train` first")
+                           f"{', '.join(RUN_FILES)}; run `dvc repro` first")
     return sorted(load_runs(folders), key=lambda r: (r.dataset, FAMILIES.index(r.family), r.name))

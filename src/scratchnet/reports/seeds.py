@@ -191,7 +191,8 @@ def section(doc: Document, key: str, title: str, summary: dict, runs: dict[str, 
     for name, e in experiments:
         run = runs.get(name)
         mine = None if run is None else (run.test_accuracy if split == "test" else run.train_accuracy)
-        rows.append([name, "-" if run is None else f"{_pct(mine)} (seed {run.config.seed})", _pct(e["mean"]),
+        seed = "?" if run is None else run.config.get("seed", "?")
+        rows.append([name, "-" if run is None else f"{_pct(mine)} (seed {seed})", _pct(e["mean"]),
                      f"{100 * e['sd']:.2f}", f"{_pct(e['min'])} - {_pct(e['max'])}",
                      f"{_pct(e['ci95_seeds_low'])} - {_pct(e['ci95_seeds_high'])}",
                      f"{_pct(e['ci95_bootstrap_low'])} - {_pct(e['ci95_bootstrap_high'])}"])

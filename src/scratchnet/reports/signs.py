@@ -1,8 +1,8 @@
 """The SIGNS section of the report: our runs over seeds beside the course's TensorFlow numbers, and
 what the data check found in the JPEG export.
 
-A SIGNS experiment is read from experiments/seeds/<name>/summary.json when the seed stage trained it
-(scratchnet.stages.seed_runs: mean, sample std, min, max, 95% t interval), else from the single run
+A SIGNS experiment is read from experiments/seeds/<name>/ when a seed study trained it (the seed runner,
+scratchnet.stages.seeds: per_seed.csv's values, metrics.json's 95% t interval), else from the single run
 experiments/<name>/. The course trained its nets with TensorFlow's generator (and its own copy of the
 training images, resized and compressed differently from the export): its numbers are one run each,
 beside ours for scale, never a target to the digit.
@@ -35,18 +35,29 @@ def _first_cost(folder: Path) -> float | None:
     return float(rows[0][1]) if rows and int(rows[0][0]) == 0 else None
 
 
+def _over_seeds(folder: Path, name: str) -> dict:
+    """results() of a seed study's folder (metrics.json, per_seed.csv) holding experiment `name`."""
+    summary = json.loads((folder / "metrics.json").read_text())
+    if name not in summary.get("experiments", {}):
+        raise CompareError(f"{folder / 'metrics.json'}: expected the seed study of {name}, found "
+                           f"{', '.join(summary.get('experiments', {})) or 'no experiment'}")
+    with open(folder / "per_seed.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["experiment"] == name]
+    e = summary["experiments"][name]
+    return {"runs": f"{len(rows)} seeds ({', '.join(r['seed'] for r in rows)})",
+            "train": [float(r["train_accuracy"]) for r in rows], "test": [float(r["test_accuracy"]) for r in rows],
+            "ci95": [e["ci95_seeds_low"], e["ci95_seeds_high"]] if len(rows) > 1 else None,
+            "first_costs": [float(r["first_cost"]) if r.get("first_cost") else None for r in rows]}
+
+
 def results(experiments: Path, name: str) -> dict:
     """{runs, train, test (value lists), ci95, first_costs} of one SIGNS experiment, seeds or single."""
-    summary = experiments / "seeds" / name / "summary.json"
-    if summary.is_file():
-        s = json.loads(summary.read_text())
-        folders = [experiments / "seeds" / name / "runs" / f"seed_{seed}" for seed in s["seeds"]]
-        return {"runs": f"{s['test_accuracy']['n']} seeds ({', '.join(map(str, s['seeds']))})",
-                "train": s["train_accuracy"]["values"], "test": s["test_accuracy"]["values"],
-                "ci95": s["test_accuracy"]["ci95"], "first_costs": [_first_cost(f) for f in folders]}
+    folder = experiments / "seeds" / name
+    if (folder / "metrics.json").is_file():
+        return _over_seeds(folder, name)
     if not (experiments / name / "metrics.json").is_file():
-        raise CompareError(f"{summary}: expected a seed summary (dvc repro seeds@{name}) or the single run "
-                           f"{experiments / name}/metrics.json; found neither")
+        raise CompareError(f"{folder}/metrics.json: expected a seed study (dvc repro seeds_{name}) or the single "
+                           f"run {experiments / name}/metrics.json; found neither")
     metrics = json.loads((experiments / name / "metrics.json").read_text())
     return {"runs": "1 run", "train": [metrics["train"]["accuracy"]], "test": [metrics["test"]["accuracy"]],
             "ci95": None, "first_costs": [_first_cost(experiments / name)]}

@@ -73,7 +73,7 @@ STUDIES: dict[str, Study] = {s.key: s for s in (
 )}
 
 HEADER = ["experiment", "settings", "parameters", "epochs", "train cost", "train accuracy", "test accuracy",
-          "course train", "course test", "matches the course", "MLflow run id"]
+          "course train", "course test", "matches the course"]
 
 
 def matches(accuracy: float | None, expected: str | None) -> bool:

@@ -28,9 +28,11 @@ CELLS: dict[str, Callable[[Run], str]] = {
     "train cost": lambda r: f"{r.train_cost:.6f}",
     "train accuracy": lambda r: pct(r.train_accuracy),
     "test accuracy": lambda r: pct(r.test_accuracy),
+    # from the side files run.json and timing.json: runs.md only, never the report (a DVC output)
     "fit seconds": lambda r: "-" if r.fit_seconds is None else f"{r.fit_seconds:.2f}",
     "MLflow run id": lambda r: r.run_id or "-",
 }
+RUN_LINKS_HEADER = ["experiment", "MLflow run id", "fit seconds"]
 
 
 def rows(runs: list[Run], header: list[str],

@@ -49,10 +49,20 @@ def reroot(tree, old_root: str, new_root: str):
     return tree
 
 
+# a sweep job's context names MLflow runs, not what is trained: new on every sweep, so config.yaml
+# (a DVC output) writes them as null; the run's MLflow params keep them
+RUN_CONTEXT_KEYS = ("parent_run_id", "sweep")
+
+
 def portable_config(cfg: DictConfig) -> dict:
-    """The resolved config with paths.root written as "." and every path under it as ./..., so
-    config.yaml is the same in every checkout; `reroot(config, ".", root)` undoes it."""
-    return reroot(OmegaConf.to_container(cfg, resolve=True), str(Path(cfg.paths.root)), ".")
+    """The resolved config with paths.root written as "." and every path under it as ./..., and the
+    sweep context (tracking.parent_run_id, tracking.sweep) as null, so config.yaml is the same in
+    every checkout and on every run; `reroot(config, ".", root)` undoes the paths."""
+    config = reroot(OmegaConf.to_container(cfg, resolve=True), str(Path(cfg.paths.root)), ".")
+    for key in RUN_CONTEXT_KEYS:
+        if key in config.get("tracking", {}):
+            config["tracking"][key] = None
+    return config
 
 
 def write_outputs(folder: Path, cfg: DictConfig, network: Network, ds: Dataset, costs: list[tuple[int, float]],

@@ -40,6 +40,11 @@ class SeedRun:
     labels: np.ndarray  # (m,) true labels on `split`
     fit_seconds: float = 0.0
     data: str = ""  # the data set's name
+    first_cost: float | None = None  # the cost recorded at epoch 0 (cost.csv's first row), if recorded
+
+
+def _data_key(cfg: DictConfig) -> str:
+    return json.dumps(OmegaConf.to_container(cfg.data, resolve=True), sort_keys=True)
 
 
 @functools.lru_cache(maxsize=8)
@@ -66,24 +71,31 @@ def train_seed(run: tuple[tuple[str, ...], int]) -> SeedRun:
     return _train(seed_config(*run))
 
 
-@pinned_blas  # train.blas_threads, as train() runs it
+@pinned_blas  # as train(): cfg.train.blas_threads BLAS threads (another count may sum in another order)
 def _train(cfg: DictConfig) -> SeedRun:
     validate(cfg)
-    ds = _data(json.dumps(OmegaConf.to_container(cfg.data, resolve=True), sort_keys=True), str(cfg.paths.root))
+    ds = _data(_data_key(cfg), str(cfg.paths.root))
     rng = np.random.RandomState(cfg.seed)  # as train(): the weights first, then masks and batches
     network = build_network(cfg, ds, rng)
-    X_train, X_test = inputs(network, ds, "train"), inputs(network, ds, "test")
+    X_train, X_test = inputs(network, ds, "train"), inputs(network, ds, "test")  # images for image nets
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is fit's to report
-        fitted = fit_network(cfg, network, X_train, ds.Y_train, rng)
+        fitted = fit_network(cfg, network, X_train, ds.Y_train, rng)  # no per-epoch accuracy: nothing written
     metrics = evaluate(network, ds, cfg.train.lambd, X_train, X_test) | {"epochs": fitted.epochs}
-    split = "train" if ds.X_test is None else "test"
+    split = "train" if X_test is None else "test"
     labels = ds.Y_train if split == "train" else ds.Y_test
     predictions = network.predict(X_train if split == "train" else X_test)
+    first = fitted.costs[0] if fitted.costs and fitted.costs[0][0] == 0 else None
     return SeedRun(cfg.name, int(cfg.seed), metrics, split, predictions.ravel().astype(np.int64),
-                   np.asarray(labels).ravel().astype(np.int64), fitted.seconds, ds.name)
+                   np.asarray(labels).ravel().astype(np.int64), fitted.seconds, ds.name,
+                   None if first is None else float(first[1]))
 
 
 def run_study(study: SeedStudy, jobs: int | None = None) -> list[SeedRun]:
     """Every run of the study, in order (experiment by experiment, seed by seed)."""
     runs = study.runs()
-    return run_all(train_seed, runs, jobs or study.jobs or default_jobs(len(runs)))
+    jobs = jobs or study.jobs or default_jobs(len(runs))
+    if jobs > 1:  # compose each experiment and load its data here, once: the forked workers inherit both
+        for overrides in dict.fromkeys(overrides for overrides, _ in runs):
+            cfg = _composed(overrides)
+            _data(_data_key(cfg), str(cfg.paths.root))
+    return run_all(train_seed, runs, jobs)

@@ -54,8 +54,13 @@ def run(experiments: Path, data: Path, out: Path, log_mlflow: bool = True, names
 def log_to_model_run(run_json: Path, files: list[Path], metrics: dict[str, float]) -> bool:
     """Attach files (artifact path errors/) and metrics to the MLflow run named in run.json.
 
-    Returns False (and says why on stderr) when the run has no MLflow record (tracking=none).
+    Returns False (and says why on stderr) when the run has no MLflow record (tracking=none) or no
+    run.json (a side file: `dvc checkout` restores the model, not the record of its run).
     """
+    if not run_json.is_file():
+        print(f"errors: {run_json} is missing (no record of the model's MLflow run): figures not logged",
+              file=sys.stderr)
+        return False
     try:
         info = json.loads(run_json.read_text())
     except (OSError, ValueError) as e:

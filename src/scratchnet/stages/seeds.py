@@ -8,7 +8,8 @@ as one set swapped in at the end:
 
 - metrics.json: per experiment the mean, sd, range and 95% intervals of the accuracy over seeds;
   per pair the difference, its paired-bootstrap interval and p-value, Holm-adjusted (reports.seeds);
-- per_seed.csv: one row per (experiment, seed): train and test accuracy, train cost, epochs;
+- per_seed.csv: one row per (experiment, seed): train and test accuracy, train cost, epochs, and the
+  cost recorded at epoch 0 (first_cost; empty when not recorded);
 - predictions.npz: `labels` (m,) and, per experiment, (seeds, m) predicted labels on the compared split;
 - timing.json and run.json beside them (untracked: seconds and the MLflow run id vary on every run).
 
@@ -35,7 +36,7 @@ from scratchnet.runs.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXPECTED_ER
 from scratchnet.runs.outputs import check_output_dir, staged
 from scratchnet.runs.seeds import SeedRun, run_study
 
-PER_SEED_HEADER = ("experiment", "seed", "train_accuracy", "test_accuracy", "train_cost", "epochs")
+PER_SEED_HEADER = ("experiment", "seed", "train_accuracy", "test_accuracy", "train_cost", "epochs", "first_cost")
 
 
 def write_study(folder: Path, study: SeedStudy, runs: list[SeedRun]) -> dict:
@@ -47,7 +48,8 @@ def write_study(folder: Path, study: SeedStudy, runs: list[SeedRun]) -> dict:
     write_json(folder / "metrics.json", summary)
     write_csv(folder / "per_seed.csv", PER_SEED_HEADER,
               [(r.experiment, r.seed, r.metrics["train"]["accuracy"], r.metrics["test"]["accuracy"],
-                r.metrics["train"]["cost"], r.metrics["epochs"]) for r in runs])
+                r.metrics["train"]["cost"], r.metrics["epochs"], "" if r.first_cost is None else r.first_cost)
+               for r in runs])
     with atomic_path(folder / "predictions.npz") as tmp, open(tmp, "wb") as f:
         np.savez(f, labels=runs[0].labels.astype(np.int8),
                  **{name: p.astype(np.int8) for name, p in sorted(predictions.items())})

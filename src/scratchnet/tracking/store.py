@@ -29,6 +29,9 @@ HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "15", "MLFLOW_HTTP_REQUEST_MAX_RET
 # after a store error, recording the failure is one attempt of 5 s: retrying a dead server only waits
 LAST_WORD_LIMITS = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "5", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
 MAX_RESULTS = 10000  # runs one search returns at most (a sweep's children)
+# MLflow 3's UI opens an experiment by its kind: without the tag it may take ours for GenAI (traces,
+# judges, prompts) or ask; classic model training opens on runs, charts and comparison
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 
 
 class TrackingError(Exception):
@@ -204,19 +207,35 @@ def connect(uri: str):
         return MlflowClient(tracking_uri=uri)
 
 
+def preload(tracking_cfg: Any) -> None:
+    """Import what logging a run imports, without opening any store: a stage that forks its workers
+    afterwards pays MLflow's ~2 s of imports once, not once a worker (none for tracking=none)."""
+    if _kind(tracking_cfg) == "none":
+        return
+    os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"  # before mlflow is imported
+    import mlflow.data.schema  # noqa: F401 - log_dataset
+    import mlflow.pyfunc  # noqa: F401 - log_model
+    if resolve_uri(tracking_cfg).startswith("sqlite:"):
+        import mlflow.store.tracking.sqlalchemy_store  # noqa: F401 - the client's store
+
+
 def get_or_create_experiment(client, tracking_cfg: Any, uri: str, name: str) -> str:
-    """The id of MLflow experiment `name`, created (with its artifact location) if missing."""
+    """The id of MLflow experiment `name`, created (with its artifact location) if missing, and
+    tagged EXPERIMENT_KIND (an experiment made before the tag existed gets it here)."""
     from mlflow.exceptions import MlflowException
 
     with translated(f"getting or creating MLflow experiment {name!r}", uri), store_lock(uri):
         experiment = client.get_experiment_by_name(name)
         if experiment is None:
             try:
-                return client.create_experiment(name, _artifact_location(tracking_cfg, uri, name))
+                return client.create_experiment(name, _artifact_location(tracking_cfg, uri, name),
+                                                tags=dict([EXPERIMENT_KIND]))
             except MlflowException as error:
                 if error.error_code != "RESOURCE_ALREADY_EXISTS":  # another process won the race
                     raise
                 experiment = client.get_experiment_by_name(name)
+        if experiment.lifecycle_stage != "deleted" and experiment.tags.get(EXPERIMENT_KIND[0]) != EXPERIMENT_KIND[1]:
+            client.set_experiment_tag(experiment.experiment_id, *EXPERIMENT_KIND)
     if experiment.lifecycle_stage == "deleted":
         raise TrackingError(f"MLflow experiment {name!r} (id {experiment.experiment_id}) in {uri} is "
                             f"deleted: restore it (`mlflow experiments restore --experiment-id "
