@@ -19,19 +19,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from generated import generated_set
 from refusals import one_error_line
 from scratchnet.nn import OPTIMIZERS, from_specs
 from scratchnet.runs import memory
 
 REPO = Path(__file__).resolve().parents[1]
-GENERATED = REPO / "data" / "generated"
 RAW_CAT = REPO / "data" / "raw" / "cat"
 
 
 def make_root(root: Path, *generated: str, cat: bool = False) -> Path:
     (root / "data" / "generated").mkdir(parents=True)
     for name in generated:
-        shutil.copy(GENERATED / f"{name}.h5", root / "data" / "generated" / f"{name}.h5")
+        shutil.copy(generated_set(name), root / "data" / "generated" / f"{name}.h5")
     if cat:
         (root / "data" / "raw").mkdir()
         (root / "data" / "raw" / "cat").symlink_to(RAW_CAT)

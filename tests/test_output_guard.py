@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from generated import generated_set
 from refusals import one_error_line
 from scratchnet.runs import guard
 from scratchnet.runs.outputs import staged
 
 REPO = Path(__file__).resolve().parents[1]
-PLANAR = REPO / "data" / "generated" / "planar.h5"
 MARKER = ".scratchnet-run.json"
 RUN_FILES = {"metrics.json", "timing.json", "cost.csv", "model.npz", "config.yaml", "run.json",
              "plots/cost.png", "plots/decision_boundary.png"}
@@ -34,7 +34,7 @@ def fake_checkout(root: Path) -> Path:
         (root / folder).mkdir(parents=True, exist_ok=True)
         (root / folder / file).write_text(f"{folder}/{file}: keep me\n")
     (root / "data" / "generated").mkdir()
-    shutil.copy(PLANAR, root / "data" / "generated" / "planar.h5")
+    shutil.copy(generated_set("planar"), root / "data" / "generated" / "planar.h5")
     return root
 
 

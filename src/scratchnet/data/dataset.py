@@ -90,6 +90,18 @@ class Dataset:
                        f"{shape} ({int(np.prod(shape))})")
         object.__setattr__(self, "image_shape", shape)
 
+    def examples(self, split: str, example_axis: int = 1, dtype: str | None = None) -> np.ndarray | None:
+        """The `split` examples as a network with this `example_axis` takes them (None: no test split).
+
+        Axis 1 (dense nets): X itself, (n_x, m) columns. Axis 0 (image nets): the images (m, H, W, C)
+        as one C-ordered array of `dtype`, a copy (images() is a strided view of X).
+        """
+        if split == "test" and self.X_test is None:
+            return None
+        if example_axis == 1:
+            return self.X_train if split == "train" else self.X_test
+        return np.ascontiguousarray(self.images(split), dtype=dtype)
+
     def images(self, split: str) -> np.ndarray:
         """The `split` ("train" or "test") examples as images (m, H, W, C), values as in X.
 

@@ -20,7 +20,6 @@ from scratchnet.data import load_data
 from scratchnet.reports import stats
 from scratchnet.reports.document import Document
 from scratchnet.reports.runs import CompareError, Run
-from scratchnet.runs.build import inputs
 
 SEED_CHANGES = ("A seed changes everything random in training: the initial weights, the mini-batch order and "
                 "the dropout masks (one generator, RandomState(seed), draws them all); the data, its split and "
@@ -101,7 +100,8 @@ def course_seed_tests(summary: dict, runs: dict[str, Run], root: Path) -> dict[s
             continue
         ds = load_data(run.config.data, root)
         labels = (ds.Y_train if split == "train" else ds.Y_test).ravel()
-        correct[name] = run.network.predict(inputs(run.network, ds, split)).ravel() == labels
+        net = run.network
+        correct[name] = net.predict(ds.examples(split, net.example_axis, net.dtype)).ravel() == labels
     for key, c in summary["comparisons"].items():
         a, b = c["a"], c["b"]
         if a in correct and b in correct:

@@ -50,13 +50,8 @@ def build_network(cfg: DictConfig, ds: Dataset, rng: np.random.RandomState) -> N
 
 
 def inputs(network: Network, ds: Dataset, split: str) -> np.ndarray | None:
-    """The split's examples as `network` takes them: ds.X_* itself (columns) for a dense net, the images
-    (m, H, W, C) as one C-ordered array of the network's dtype for an image net (None: no such split)."""
-    if split == "test" and ds.X_test is None:
-        return None
-    if network.example_axis == 1:
-        return ds.X_train if split == "train" else ds.X_test
-    return np.ascontiguousarray(ds.images(split), dtype=network.dtype)  # images() is a strided view of X
+    """The split's examples as `network` takes them (Dataset.examples): columns or C-ordered images."""
+    return ds.examples(split, network.example_axis, network.dtype)
 
 
 def build_optimizer(optimizer_cfg: DictConfig):
