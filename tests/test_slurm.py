@@ -156,7 +156,9 @@ def test_slurm_sweep_summary(lr_sweep, client):
         "sweep.slurm.partition": "null", "sweep.slurm.cpus_per_task": "1", "sweep.slurm.mem_gb": "2",
         "sweep.slurm.timeout_min": "60", "sweep.slurm.array_parallelism": "16"}
     assert parent.data.params["sweep.launcher"] == "hydra_plugins.scratchnet_slurm.SlurmLauncher"
-    assert [r["run_id"] for r in rows] == [r.info.run_id for r in sweep_runs(client, "lr_compare")[1]]
+    with open(folder / "runs.csv") as f:  # run ids: a side file, not in the DVC-tracked summary
+        assert [r["run_id"] for r in csv.DictReader(f)] == [r.info.run_id for r in sweep_runs(client, "lr_compare")[1]]
+    assert "run_id" not in rows[0]
     listed = {f.path for f in client.list_artifacts(parent.info.run_id, "summary")}
     assert listed == {"summary/summary.csv", "summary/summary.md", "summary/cost_curves.png"}
     assert f"sweep lr_compare: 3 of 3 jobs finished; summary in {folder / 'summary.md'}" in proc.stderr
@@ -234,6 +236,18 @@ def _wait_running(client, name: str, n: int, proc: subprocess.Popen, timeout: fl
             return
         time.sleep(1)
     pytest.fail(f"{n} RUNNING job runs of {name} not seen within {timeout:.0f} s")
+
+
+def _wait_status(client, name: str, job: int, status: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+    """Until job number `job` of the sweep has a run with `status`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"the sweep ended ({proc.returncode}) before job {job} was {status}"
+        if any(int(r.data.tags["scratchnet.sweep.job"]) == job and r.info.status == status
+               for r in sweep_runs(client, name)[1]):
+            return
+        time.sleep(1)
+    pytest.fail(f"job {job} of {name} not {status} within {timeout:.0f} s")
 
 
 @contextlib.contextmanager
@@ -335,7 +349,10 @@ def test_a_job_killed_without_a_result_is_summarised_killed(slurm, pg_tracking, 
     name = "slurm_lost"
     with running_sweep(root, slurm, pg_tracking, name, "experiment=logistic_cat", "train.epochs=100,1000000") as (
             proc, err):
-        _wait_running(client, name, 1, proc, job=1)  # job 0 (100 epochs) is done in a second
+        _wait_running(client, name, 1, proc, job=1)
+        # job 0 (100 epochs) is done in a second, but it must have started before the kill: a run
+        # starting later ends the dead job's run itself (tracking.stale), before the launcher does
+        _wait_status(client, name, 0, "FINISHED", proc)
         task = next(line.split()[0] for line in _our_tasks(slurm, name) if line.split()[0].endswith("_1"))
         pids = _task_pids(task)
         assert pids, f"no process of Slurm task {task} found"

@@ -61,6 +61,8 @@ def _end_dead_runs(client, uri: str) -> list[str]:
         text = f"{reason}; ended KILLED at {when} by process {me.pid} on {me.host}"
         with translated(f"ending run {run.info.run_id} of a dead process", uri):
             client.set_tag(run.info.run_id, TAG_REASON, text)
+            if "error" not in run.data.tags:  # every KILLED run says why in `error` (sweep summaries read it)
+                client.set_tag(run.info.run_id, "error", f"ProcessGone: {text}")
             client.set_terminated(run.info.run_id, "KILLED")
         log.warning("run %s (%s) was left RUNNING: %s", run.info.run_id, run.info.run_name, text)
         ended.append(run.info.run_id)
