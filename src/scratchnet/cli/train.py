@@ -33,7 +33,6 @@ from scratchnet.runs.errors import (
 )
 from scratchnet.runs.multirun import JobInterrupted, in_multirun
 from scratchnet.runs.train import train
-from scratchnet.sweeps.callback import SweepCallback
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +111,8 @@ def main() -> None:
         sys.exit(EXIT_BAD_INPUT)
     except KeyboardInterrupt as stop:  # outside train: a sweep's launching process, or Hydra composing
         terminated = isinstance(stop, Terminated)
+        from scratchnet.sweeps.callback import SweepCallback  # the class Hydra loaded, if a sweep ran
+
         if not SweepCallback.interrupted(stop):
             print(f"scratchnet-train: {'terminated (SIGTERM)' if terminated else 'interrupted'}", file=sys.stderr)
         sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)

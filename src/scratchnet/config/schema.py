@@ -39,7 +39,6 @@ TrackingKind = _names("TrackingKind", TRACKING_KINDS)
 # from the model group: the dense families take `hidden` (validate checks the depth), conv and
 # resnet a list of layer specs (`layers`); the reports rank ties in this order
 Family = _names("Family", ("logistic", "shallow", "deep", "conv", "resnet"))
-DENSE_FAMILIES = ("logistic", "shallow", "deep")
 
 # Bookkeeping ("plumbing"): what a run is called and where its outputs, data and MLflow records go,
 # never what is trained. Run names, a sweep job's overrides and a study's settings leave these out.

@@ -35,7 +35,7 @@ class ModelErrors:
 
 def model_errors(name: str, network: Network, ds: Dataset) -> ModelErrors:
     """The test images `network` misclassifies (columns for a dense net, images for an image net)."""
-    X = ds.X_test if network.example_axis == 1 else np.ascontiguousarray(ds.images("test"), dtype=network.dtype)
+    X = ds.examples("test", network.example_axis, network.dtype)
     return ModelErrors(name, network.predict(X).ravel() != ds.Y_test.ravel())
 
 

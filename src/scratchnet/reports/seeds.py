@@ -15,6 +15,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+from omegaconf import OmegaConf
 
 from scratchnet.data import load_data
 from scratchnet.reports import stats
@@ -93,12 +94,13 @@ def load_summary(folder: Path) -> dict:
 def course_seed_tests(summary: dict, runs: dict[str, Run], root: Path) -> dict[str, dict]:
     """Per comparison of the study, the course's seed (each train stage run): the difference in accuracy
     on the same split and McNemar's exact p from the discordant examples."""
-    split, out, correct = summary["split"], {}, {}
+    split, out, correct, loaded = summary["split"], {}, {}, {}
     for name in summary["experiments"]:
         run = runs.get(name)
         if run is None:
             continue
-        ds = load_data(run.config.data, root)
+        key = json.dumps(OmegaConf.to_container(run.config.data, resolve=True), sort_keys=True)
+        ds = loaded[key] = loaded.get(key) or load_data(run.config.data, root)  # a study's runs share one set
         labels = (ds.Y_train if split == "train" else ds.Y_test).ravel()
         net = run.network
         correct[name] = net.predict(ds.examples(split, net.example_axis, net.dtype)).ravel() == labels

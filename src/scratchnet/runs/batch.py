@@ -5,7 +5,7 @@ A DVC stage that trains a study's runs (scratchnet.stages.train) or an architect
 `compose(overrides)` gives the config `python -m scratchnet.train <overrides>` would run (the same
 conf/, the same schema, no hydra node); `run_all(fn, tasks, jobs)` calls fn on each task, in this
 process (jobs=1) or in `jobs` workers forked from it, which inherit every module already imported.
-Each run pins BLAS to one thread (runs.threads), so its results do not depend on `jobs`.
+Each run pins BLAS to train.blas_threads (runs.threads), so its results do not depend on `jobs`.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from scratchnet.config.images import output_units
 from scratchnet.data import Dataset
 from scratchnet.nn import Network
 from scratchnet.nn import im2col as ic
@@ -163,7 +164,7 @@ def available() -> tuple[int, str] | None:
 def run_estimate(cfg: DictConfig, ds: Dataset, network: Network | None = None) -> Estimate:
     """The estimate for cfg's run on ds: from the built network if given, else from cfg's dense stack."""
     if network is None:
-        n_out = 1 if cfg.model.output_activation == "sigmoid" else len(ds.classes)
+        n_out = output_units(cfg.model.output_activation, len(ds.classes))
         plan = dense_plan([ds.n_features, *cfg.model.hidden, n_out], dropout=cfg.model.keep_prob < 1)
         images = False
     else:

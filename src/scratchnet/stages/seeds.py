@@ -19,6 +19,7 @@ The study is one MLflow run (`seeds <study>`) in its data set's experiment, with
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 import time
@@ -31,10 +32,10 @@ from scratchnet.config.seeds import STUDIES_FILE, SeedStudy, load_studies
 from scratchnet.files import atomic_path, write_csv, write_json
 from scratchnet.paths import repo_root, under_root
 from scratchnet.reports.seeds import summarise
-from scratchnet.runs.batch import RunFailed, compose, console_logging
+from scratchnet.runs.batch import RunFailed, console_logging
 from scratchnet.runs.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXPECTED_ERRORS, on_sigterm
 from scratchnet.runs.outputs import check_output_dir, staged
-from scratchnet.runs.seeds import SeedRun, run_study
+from scratchnet.runs.seeds import SeedRun, run_study, seed_config
 
 PER_SEED_HEADER = ("experiment", "seed", "train_accuracy", "test_accuracy", "train_cost", "epochs", "first_cost")
 
@@ -58,7 +59,7 @@ def write_study(folder: Path, study: SeedStudy, runs: list[SeedRun]) -> dict:
 
 def record(study: SeedStudy, runs: list[SeedRun], summary: dict, folder: Path) -> dict:
     """The study as one MLflow run (tracking from the first run's composed config); run.json's ids."""
-    cfg = compose(list(study.runs()[0][0]))
+    cfg = seed_config(*study.runs()[0])  # composed once already, for the first run
     params = {"study": study.key, "experiments": list(study.experiments), "seeds": len(study.seeds),
               "overrides": " ".join(study.overrides), "split": summary["split"]}
     metrics = {f"{name}/{key}": e[key] for name, e in summary["experiments"].items() for key in ("mean", "sd")}
@@ -91,8 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{', '.join(studies)}", file=sys.stderr)
             return EXIT_BAD_INPUT
         study = studies[args.study]
-        study = SeedStudy(study.key, study.title, study.experiments, study.seeds,
-                          (*study.overrides, *args.overrides), study.jobs)
+        study = dataclasses.replace(study, overrides=(*study.overrides, *args.overrides))
         out = under_root(args.out or Path("experiments") / "seeds" / study.key, repo_root())
         check_output_dir(out, repo_root())  # never the root, its folders or one a run did not write
         runs = run_study(study, args.jobs)

@@ -6,9 +6,10 @@ Each argument is one run's Hydra overrides (space-separated, as after `python -m
 so `'experiment=logistic_planar data=noisy_moons name=logistic_noisy_moons'` is one run. Every run
 goes through the same `train(cfg)` and writes the same experiments/<name>/ and MLflow run as the
 CLI would (byte-identical metrics.json, model.npz, cost.csv); only Hydra's own log file is not
-written. --jobs (default: one per core) runs them in forked workers, each pinned to one BLAS
-thread; the imports every run needs (Hydra's compose, the data loaders, MLflow, matplotlib) are made once, before the
-fork, and no store is open yet, so each worker opens its own connection. An expected failure (bad
+written. --jobs (default: one per core) runs them in forked workers, each on train.blas_threads
+BLAS threads (1 unless Slurm gave the process more cores); the imports every run needs (Hydra's
+compose, the data loaders, MLflow, matplotlib) are made once, before the fork, and no store is open
+yet, so each worker opens its own connection. An expected failure (bad
 config, missing data, divergence) ends the stage with one line and exit code 2; the runs already
 written stay.
 """

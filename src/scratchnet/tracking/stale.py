@@ -10,6 +10,7 @@ processes, of other hosts and runs without these tags are never touched.
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from scratchnet.tracking.process import Process, dead_reason, this_process
@@ -24,6 +25,9 @@ TAG_PROCESS = "scratchnet.process"  # machine-id/boot-id/pid-namespace/pid/start
 TAG_REASON = "scratchnet.killed_reason"  # on a run ended here: why, and who ended it
 
 
+_SWEPT: set[tuple[int, str]] = set()  # (pid, store) already searched for dead runs: forked workers search anew
+
+
 def process_tags() -> dict[str, str]:
     """The tags that name the calling process, for a new run."""
     me = this_process()
@@ -36,6 +40,9 @@ def end_dead_runs(client, uri: str, quiet: bool = False) -> list[str]:
     Raises TrackingError when the store cannot be searched or written; with `quiet` (housekeeping
     before a run: never a reason not to train) logs it instead.
     """
+    if (os.getpid(), uri) in _SWEPT:  # once a process and store: its later runs (a sweep's jobs) need not
+        return []
+    _SWEPT.add((os.getpid(), uri))
     try:
         return _end_dead_runs(client, uri)
     except TrackingError as error:
